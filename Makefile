@@ -1,0 +1,61 @@
+# Set-up and everyday commands. Each target creates .venv when it is missing and refreshes it
+# when constraints, packaging or sources change; torch is pinned to the local CPU build.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip install -q -c constraints.txt
+SOURCES := $(shell find csrc graphsci chem protein tabular activelearn -type f \( -name '*.py' -o -name '*.h' -o -name '*.cpp' \) 2>/dev/null)
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+.PHONY: demo test bench sanitize wheel-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Build tools and runtime dependencies (torch first, so nothing pulls a CUDA build).
+$(VENV)/.deps: constraints.txt pyproject.toml | $(BIN)/python
+	$(PIP) torch==2.13.0
+	$(PIP) scikit-build-core nanobind numpy scipy tqdm networkx pytest hypothesis
+	touch $@
+
+# graphsci itself, rebuilt incrementally (build/ keeps the CMake tree) when sources change.
+$(VENV)/.graphsci: $(VENV)/.deps CMakeLists.txt $(SOURCES)
+	$(PIP) --no-build-isolation --no-deps .
+	touch $@
+
+demo: $(VENV)/.graphsci
+	$(BIN)/python -m graphsci.demo
+
+test: $(VENV)/.graphsci
+	$(BIN)/python -m pytest -q tests
+
+bench: $(VENV)/.graphsci
+	bash ../shared/tools/peers-venv.sh
+	/tmp/peers/bin/pip install -q --no-deps --force-reinstall .
+	/tmp/peers/bin/python benchmarks/kernels.py
+
+# The kernels under AddressSanitizer + UndefinedBehaviorSanitizer: an instrumented copy of the
+# package in build/asan/pkg shadows the installed one for the op tests.
+ASAN_LIB = $(shell $(CXX) -print-file-name=libasan.so)
+sanitize: $(VENV)/.graphsci
+	cmake -S . -B build/asan -DGRAPHSCI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DPython_EXECUTABLE=$(abspath $(BIN)/python) >/dev/null
+	cmake --build build/asan -j2
+	rm -rf build/asan/pkg && mkdir -p build/asan/pkg && cp -r graphsci build/asan/pkg/ && cp build/asan/_C*.so build/asan/pkg/graphsci/
+	cd build/asan/pkg && LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \
+	  $(abspath $(BIN)/python) -m pytest -q -p no:cacheprovider $(abspath tests)/test_ops.py \
+	  $(abspath tests)/test_ops_errors.py $(abspath tests)/test_native_kernels.py $(abspath tests)/test_graph.py
+
+# The wheel builds with only scikit-build-core + nanobind in an isolated build environment (no
+# torch), and the installed wheel imports and runs against the pinned torch in a fresh venv.
+wheel-check: $(BIN)/python
+	rm -rf build/wheel-check && $(PYTHON) -m venv build/wheel-check/venv
+	build/wheel-check/venv/bin/pip wheel -q --no-deps -w build/wheel-check/dist .
+	build/wheel-check/venv/bin/pip install -q -c constraints.txt torch==2.13.0
+	build/wheel-check/venv/bin/pip install -q -c constraints.txt build/wheel-check/dist/graphsci-*.whl
+	cd build/wheel-check && venv/bin/python -c "import graphsci, torch; from graphsci import ops; \
+	  g = graphsci.Graph([0, 1], [1, 0]); assert graphsci.ops.native_available(); \
+	  print('wheel ok:', ops.spmm(g, torch.ones(2, 3)).sum().item())"
+
+clean:
+	rm -rf $(VENV) build

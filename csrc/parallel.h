@@ -1,0 +1,25 @@
+// Row-parallel loops. Each row is computed by exactly one thread in a fixed order, so results
+// are bitwise identical for any thread count; the schedule only decides who does which row.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+namespace gs {
+
+// Below this many scalar updates a thread team costs more than it saves (a molecule's worth
+// of work is a few thousand updates).
+constexpr int64_t kSerialWork = int64_t(1) << 15;
+
+template <class Body>
+void parallel_rows(int64_t n, int64_t work, int nthreads, Body&& body) {
+  if (nthreads <= 1 || n < 2 || work < kSerialWork) {
+    for (int64_t i = 0; i < n; ++i) body(i);
+    return;
+  }
+  // Dynamic chunks absorb skewed degree distributions (power-law graphs).
+  const int64_t chunk = std::max<int64_t>(16, n / (int64_t(nthreads) * 32));
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, chunk)
+  for (int64_t i = 0; i < n; ++i) body(i);
+}
+
+}  // namespace gs

@@ -1,0 +1,48 @@
+// Generalised sampled dense-dense matrix multiply: one value per edge computed from operands
+// that live on the edge's source (u), destination (v) or the edge itself (e).
+#pragma once
+#include <cstdint>
+
+#include "operand.h"
+#include "parallel.h"
+
+namespace gs {
+
+enum Target : int { kSrc = 0, kDst = 1, kEdge = 2 };
+
+template <class I>
+inline int64_t target_row(int target, const I* src, const I* dst, int64_t e) {
+  return target == kSrc ? int64_t(src[e]) : target == kDst ? int64_t(dst[e]) : e;
+}
+
+// Dot contracts the feature axis (out is (E, H, 1)); otherwise out is (E, H, D).
+template <class Op, bool Dot, class T, class I>
+void sddmm(const I* src, const I* dst, int64_t num_edges, Operand<T> lhs, int lhs_target,
+           Operand<T> rhs, int rhs_target, T* out, int64_t H, int64_t D, int nthreads) {
+  const int64_t out_d = Dot ? 1 : D;
+  parallel_rows(num_edges, num_edges * H * D, nthreads, [&](int64_t e) {
+    const int64_t li = Op::lhs ? target_row(lhs_target, src, dst, e) : 0;
+    const int64_t ri = Op::rhs ? target_row(rhs_target, src, dst, e) : 0;
+    for (int64_t h = 0; h < H; ++h) {
+      T* o = out + (e * H + h) * out_d;
+      const T* l = nullptr;
+      const T* r = nullptr;
+      if constexpr (Op::lhs) l = lhs.at(li, h);
+      if constexpr (Op::rhs) r = rhs.at(ri, h);
+      const int64_t ls = lhs.bcast_d ? 0 : 1, rs = rhs.bcast_d ? 0 : 1;
+      if constexpr (Dot) {
+        T acc = T(0);
+        for (int64_t d = 0; d < D; ++d) acc += l[d * ls] * r[d * rs];
+        o[0] = acc;
+      } else if constexpr (Op::lhs && Op::rhs) {
+        for (int64_t d = 0; d < D; ++d) o[d] = Op::apply(l[d * ls], r[d * rs]);
+      } else if constexpr (Op::lhs) {
+        for (int64_t d = 0; d < D; ++d) o[d] = l[d * ls];
+      } else {
+        for (int64_t d = 0; d < D; ++d) o[d] = r[d * rs];
+      }
+    }
+  });
+}
+
+}  // namespace gs

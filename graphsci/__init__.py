@@ -1,0 +1,6 @@
+"""graphsci: graph machine learning for molecules, proteins and tables on a native-kernel core."""
+from graphsci.graph import Graph, batch
+from graphsci import ops
+
+__version__ = "0.1.0"
+__all__ = ["Graph", "batch", "ops", "__version__"]

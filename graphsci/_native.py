@@ -1,0 +1,62 @@
+"""Access to the compiled core, ``graphsci._C``, behind a feature flag.
+
+The native kernels cover CPU tensors in float32/float64. Everything else (CUDA tensors, other
+dtypes, a build without the extension, or ``GRAPHSCI_NATIVE=0`` in the environment) runs the
+pure-torch reference twins, so models work everywhere and the twins double as test oracles.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+try:  # the extension is absent only in a source checkout that was never built
+    from graphsci import _C
+except ImportError as exc:  # pragma: no cover - exercised only without a build
+    _C = None
+    IMPORT_ERROR: ImportError | None = exc
+else:
+    IMPORT_ERROR = None
+
+_enabled = os.environ.get("GRAPHSCI_NATIVE", "1") != "0"
+NATIVE_DTYPES = (torch.float32, torch.float64)
+
+
+def available() -> bool:
+    """True when the compiled extension was built and imported."""
+    return _C is not None
+
+
+def enabled() -> bool:
+    """True when ops dispatch CPU tensors to the native kernels."""
+    return _enabled and _C is not None
+
+
+def set_enabled(flag: bool) -> None:
+    """Turn the native path on or off for this process (the reference twins take over)."""
+    global _enabled
+    _enabled = bool(flag)
+
+
+@contextlib.contextmanager
+def disabled():
+    """Context manager that runs the enclosed ops on the pure-torch reference twins."""
+    previous = _enabled
+    set_enabled(False)
+    try:
+        yield
+    finally:
+        set_enabled(previous)
+
+
+def covers(*tensors: torch.Tensor | None) -> bool:
+    """Whether the native kernels can run on these tensors (CPU, float32/float64)."""
+    if not enabled():
+        return False
+    return all(t is None or (t.device.type == "cpu" and t.dtype in NATIVE_DTYPES) for t in tensors)
+
+
+def num_threads() -> int:
+    """Kernels follow torch's intra-op thread count so one setting governs both."""
+    return torch.get_num_threads()
