@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install -q -c constraints.txt
 SOURCES := $(shell find csrc graphsci chem protein tabular activelearn -type f \( -name '*.py' -o -name '*.h' -o -name '*.cpp' \) 2>/dev/null)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# Never let the source folder graphsci/ (which has no compiled _C) shadow the installed package.
+export PYTHONSAFEPATH=1
 
 .PHONY: demo test bench sanitize wheel-check clean
 
@@ -41,7 +43,7 @@ sanitize: $(VENV)/.graphsci
 	cmake -S . -B build/asan -DGRAPHSCI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DPython_EXECUTABLE=$(abspath $(BIN)/python) >/dev/null
 	cmake --build build/asan -j2
 	rm -rf build/asan/pkg && mkdir -p build/asan/pkg && cp -r graphsci build/asan/pkg/ && cp build/asan/_C*.so build/asan/pkg/graphsci/
-	cd build/asan/pkg && LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	cd build/asan/pkg && PYTHONSAFEPATH= LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \
 	  $(abspath $(BIN)/python) -m pytest -q -p no:cacheprovider $(abspath tests)/test_ops.py \
 	  $(abspath tests)/test_ops_errors.py $(abspath tests)/test_native_kernels.py $(abspath tests)/test_graph.py

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 import torch
 
@@ -16,6 +17,10 @@ try:  # the extension is absent only in a source checkout that was never built
 except ImportError as exc:  # pragma: no cover - exercised only without a build
     _C = None
     IMPORT_ERROR: ImportError | None = exc
+    # Usually a source checkout shadowing the installed package: say so, since everything
+    # still works, only slower.
+    warnings.warn(f"graphsci native kernels unavailable ({exc}); ops run on the pure-torch "
+                  "reference twins", RuntimeWarning, stacklevel=2)
 else:
     IMPORT_ERROR = None
 
