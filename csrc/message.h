@@ -26,18 +26,26 @@ template <class T> struct MeanR : SumR<T> { static constexpr bool mean = true; }
 template <class T> struct MaxR {
   static constexpr bool has_arg = true, mean = false;
   static T init() { return -std::numeric_limits<T>::infinity(); }
-  static void update(T& acc, T v, int64_t* arg, int64_t id) { if (v > acc) { acc = v; *arg = id; } }
+  // Branch-free select: the comparison is data-dependent and would mispredict half the time.
+  static void update(T& acc, T v, int64_t* arg, int64_t id) { const bool b = v > acc; acc = b ? v : acc; *arg = b ? id : *arg; }
 };
 template <class T> struct MinR {
   static constexpr bool has_arg = true, mean = false;
   static T init() { return std::numeric_limits<T>::infinity(); }
-  static void update(T& acc, T v, int64_t* arg, int64_t id) { if (v < acc) { acc = v; *arg = id; } }
+  static void update(T& acc, T v, int64_t* arg, int64_t id) { const bool b = v < acc; acc = b ? v : acc; *arg = b ? id : *arg; }
+};
+
+// Overwrites instead of reducing: lets SDDMM reuse fold_row to write one value per edge.
+template <class T> struct AssignR {
+  static constexpr bool has_arg = false, mean = false;
+  static void update(T& acc, T v, int64_t*, int64_t) { acc = v; }
 };
 
 // Folds one message row of length D into the output row. An operand whose feature axis is
 // broadcast (size 1) is read once, which keeps every loop below a unit-stride, vectorisable one.
 template <class Op, class R, class T>
-inline void fold_row(T* out, int64_t* arg, const T* l, bool l_bcast, const T* r, bool r_bcast,
+inline void fold_row(T* __restrict__ out, int64_t* __restrict__ arg, const T* __restrict__ l,
+                     bool l_bcast, const T* __restrict__ r, bool r_bcast,
                      int64_t D, int64_t id) {
   auto upd = [&](int64_t d, T v) {
     if constexpr (R::has_arg) R::update(out[d], v, arg + d, id);

@@ -1,22 +1,23 @@
 // Python bindings. Arrays arrive as DLPack/ndarray views (torch tensors, numpy arrays, ...), so
-// the module never links against torch. Outputs are preallocated by the caller. The Python layer
-// validates node ids once per graph; outputs are `noconvert` so a write can never land in a
-// temporary copy; here every shape relation a kernel relies on is re-checked
-// (O(1)) so that no call can index out of bounds.
+// the module never links against torch. Outputs are preallocated by the caller and bound
+// `noconvert`, so a write can never land in a temporary copy. graphsci.Graph checks node ids once
+// per graph; here every shape relation a kernel relies on is re-checked so that no call can
+// index out of bounds.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "csr.h"
-#include "edge_softmax.h"
-#include "sddmm.h"
-#include "segment.h"
-#include "spmm.h"
+#include "kernels.h"
 
 namespace nb = nanobind;
 using Arr = nb::ndarray<nb::device::cpu, nb::c_contig>;
@@ -24,19 +25,46 @@ using OptArr = std::optional<Arr>;
 
 namespace {
 
+// ---- instruction-set selection ---------------------------------------------------------------
+struct IsaEntry { const char* name; const gs::KernelTable* (*table)(); bool (*supported)(); };
+
+bool always() { return true; }
+#if defined(GS_X86_ISAS)
+bool has_v3() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
+}
+bool has_v4() {
+  return has_v3() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512cd");
+}
+const IsaEntry kIsas[] = {{"x86_64_v4", gs::kernels_x86_64_v4, has_v4},
+                          {"x86_64_v3", gs::kernels_x86_64_v3, has_v3},
+                          {"base", gs::kernels_base, always}};
+#else
+const IsaEntry kIsas[] = {{"base", gs::kernels_base, always}};
+#endif
+
+const gs::KernelTable* best_table() {
+  for (const auto& e : kIsas)
+    if (e.supported()) return e.table();
+  return gs::kernels_base();
+}
+const gs::KernelTable* g_kernels = best_table();
+
+std::vector<std::string> supported_isas() {
+  std::vector<std::string> out;
+  for (const auto& e : kIsas)
+    if (e.supported()) out.emplace_back(e.name);
+  return out;
+}
+
+// ---- argument checking -----------------------------------------------------------------------
 [[noreturn]] void fail(const std::string& msg) { throw std::invalid_argument(msg); }
+void require(bool ok, const std::string& msg) { if (!ok) fail(msg); }
 
 template <class T> bool is(const Arr& a) { return a.dtype() == nb::dtype<T>(); }
 template <class T> T* ptr(const Arr& a) { return static_cast<T*>(a.data()); }
-
-void require(bool ok, const std::string& msg) { if (!ok) fail(msg); }
-
-// Compressed rows must start at 0, end at nnz and never decrease: a kernel walks them blindly.
-// (Node ids inside `indices`/`eids` are checked once per graph by graphsci.Graph.)
-template <class I> void require_rows(const I* indptr, int64_t n, int64_t nnz) {
-  require(int64_t(indptr[0]) == 0 && int64_t(indptr[n]) == nnz, "indptr must run from 0 to the number of edges");
-  for (int64_t i = 0; i < n; ++i) require(indptr[i] <= indptr[i + 1], "indptr must be non-decreasing");
-}
 
 void require_shape(const Arr& a, std::initializer_list<int64_t> shape, const char* name) {
   require(a.ndim() == shape.size(), std::string(name) + ": wrong number of dimensions");
@@ -47,252 +75,280 @@ void require_shape(const Arr& a, std::initializer_list<int64_t> shape, const cha
   }
 }
 
-// Calls f(T{}) for the value dtype of `a` (float32 / float64).
-template <class F> void with_value_type(const Arr& a, F&& f) {
-  if (is<float>(a)) f(float{});
-  else if (is<double>(a)) f(double{});
-  else fail("values must be float32 or float64");
+gs::VType value_type(const Arr& a, const char* name) {
+  if (is<float>(a)) return gs::VType::f32;
+  if (is<double>(a)) return gs::VType::f64;
+  fail(std::string(name) + " must be float32 or float64");
 }
 
-// Calls f(I{}) for the index dtype of `a` (int32 / int64).
-template <class F> void with_index_type(const Arr& a, F&& f) {
-  if (is<int32_t>(a)) f(int32_t{});
-  else if (is<int64_t>(a)) f(int64_t{});
-  else fail("indices must be int32 or int64");
+bool same_value_type(const Arr& a, gs::VType v) {
+  return v == gs::VType::f32 ? is<float>(a) : is<double>(a);
 }
 
-template <template <class> class Red> struct RedTag {
-  template <class T> using type = Red<T>;
-};
-template <class F> void with_reducer(const std::string& name, F&& f) {
-  if (name == "sum") f(RedTag<gs::SumR>{});
-  else if (name == "mean") f(RedTag<gs::MeanR>{});
-  else if (name == "max") f(RedTag<gs::MaxR>{});
-  else if (name == "min") f(RedTag<gs::MinR>{});
-  else fail("unknown reduce '" + name + "'");
+gs::IType index_type(const Arr& a, const char* name) {
+  if (is<int32_t>(a)) return gs::IType::i32;
+  if (is<int64_t>(a)) return gs::IType::i64;
+  fail(std::string(name) + " must be int32 or int64");
 }
 
-template <class F> void with_binary_op(const std::string& name, F&& f) {
-  if (name == "copy_lhs") f(gs::CopyLhs{});
-  else if (name == "copy_rhs") f(gs::CopyRhs{});
-  else if (name == "add") f(gs::Add{});
-  else if (name == "sub") f(gs::Sub{});
-  else if (name == "mul") f(gs::Mul{});
-  else if (name == "div") f(gs::Div{});
-  else fail("unknown op '" + name + "'");
+bool same_index_type(const Arr& a, gs::IType t) {
+  return t == gs::IType::i32 ? is<int32_t>(a) : is<int64_t>(a);
 }
 
-// Builds a broadcasting view of a (rows, Hx, Dx) operand against an (H, D) output.
-template <class T>
-gs::Operand<T> operand(const OptArr& a, int64_t rows, int64_t H, int64_t D, const char* name) {
-  gs::Operand<T> op;
-  if (!a) return op;
+int64_t index_at(const Arr& a, gs::IType t, int64_t i) {
+  return t == gs::IType::i32 ? int64_t(ptr<int32_t>(a)[i]) : ptr<int64_t>(a)[i];
+}
+
+// Compressed rows must start at 0, end at nnz and never decrease: a kernel walks them blindly.
+void require_rows(const Arr& indptr, gs::IType t, int64_t n, int64_t nnz) {
+  require(index_at(indptr, t, 0) == 0 && index_at(indptr, t, n) == nnz,
+          "indptr must run from 0 to the number of edges");
+  for (int64_t i = 0; i < n; ++i)
+    require(index_at(indptr, t, i) <= index_at(indptr, t, i + 1), "indptr must be non-decreasing");
+}
+
+gs::BinOp bin_op(const std::string& name) {
+  if (name == "copy_lhs") return gs::BinOp::copy_lhs;
+  if (name == "copy_rhs") return gs::BinOp::copy_rhs;
+  if (name == "add") return gs::BinOp::add;
+  if (name == "sub") return gs::BinOp::sub;
+  if (name == "mul") return gs::BinOp::mul;
+  if (name == "div") return gs::BinOp::div;
+  if (name == "dot") return gs::BinOp::dot;
+  fail("unknown op '" + name + "'");
+}
+
+gs::Reduce reducer(const std::string& name) {
+  if (name == "sum") return gs::Reduce::sum;
+  if (name == "mean") return gs::Reduce::mean;
+  if (name == "max") return gs::Reduce::max;
+  if (name == "min") return gs::Reduce::min;
+  fail("unknown reduce '" + name + "'");
+}
+
+bool uses_lhs(gs::BinOp op) { return op != gs::BinOp::copy_rhs; }
+bool uses_rhs(gs::BinOp op) { return op != gs::BinOp::copy_lhs; }
+
+// A broadcasting view of a (rows, Hx, Dx) operand against an (H, D) output.
+gs::OperandView operand(const OptArr& a, bool used, int64_t rows, int64_t H, int64_t D,
+                        gs::VType vt, const char* name) {
+  gs::OperandView v;
+  if (!used) return v;
+  require(a.has_value(), std::string("op needs the ") + name + " operand");
   require(a->ndim() == 3, std::string(name) + " must be 3-dimensional (rows, heads, features)");
-  require(is<T>(*a), std::string(name) + " must have the output's dtype");
+  require(same_value_type(*a, vt), std::string(name) + " must have the output's dtype");
   const int64_t r = a->shape(0), h = a->shape(1), d = a->shape(2);
   require(r == rows, std::string(name) + ": wrong number of rows");
   require(h == H || h == 1, std::string(name) + ": heads do not broadcast");
   require(d == D || d == 1, std::string(name) + ": features do not broadcast");
-  op.data = ptr<T>(*a);
-  op.row_stride = h * d;
-  op.head_stride = h == 1 ? 0 : d;
-  op.bcast_d = d == 1 && D != 1;
-  return op;
+  v.data = a->data();
+  v.row_stride = h * d;
+  v.head_stride = h == 1 ? 0 : d;
+  v.bcast_d = d == 1 && D != 1;
+  return v;
 }
 
+int64_t length(const Arr& a, const char* name) {
+  require(a.ndim() == 1, std::string(name) + " must be 1-dimensional");
+  return int64_t(a.shape(0));
+}
+
+// ---- bound functions -------------------------------------------------------------------------
 void coo_to_csr(const Arr& row, const Arr& col, int64_t num_rows, const Arr& indptr,
                 const Arr& indices, const Arr& eids) {
-  const int64_t E = row.ndim() == 1 ? int64_t(row.shape(0)) : -1;
-  require(E >= 0, "row must be 1-dimensional");
+  const int64_t E = length(row, "row");
   require(num_rows >= 0, "num_rows must be non-negative");
   require_shape(col, {E}, "col");
   require_shape(indptr, {num_rows + 1}, "indptr");
   require_shape(indices, {E}, "indices");
   require_shape(eids, {E}, "eids");
-  with_index_type(row, [&](auto i) {
-    using I = decltype(i);
-    require(is<I>(col) && is<I>(indptr) && is<I>(indices) && is<I>(eids), "index dtypes differ");
-    nb::gil_scoped_release nogil;
-    gs::coo_to_csr(ptr<I>(row), ptr<I>(col), E, num_rows, ptr<I>(indptr), ptr<I>(indices), ptr<I>(eids));
-  });
+  const gs::IType t = index_type(row, "row");
+  require(same_index_type(col, t) && same_index_type(indptr, t) && same_index_type(indices, t) &&
+          same_index_type(eids, t), "index dtypes differ");
+  nb::gil_scoped_release nogil;
+  if (t == gs::IType::i32)
+    gs::coo_to_csr(ptr<int32_t>(row), ptr<int32_t>(col), E, num_rows, ptr<int32_t>(indptr), ptr<int32_t>(indices), ptr<int32_t>(eids));
+  else
+    gs::coo_to_csr(ptr<int64_t>(row), ptr<int64_t>(col), E, num_rows, ptr<int64_t>(indptr), ptr<int64_t>(indices), ptr<int64_t>(eids));
 }
 
 void degree(const Arr& idx, const Arr& out) {
-  require(idx.ndim() == 1 && out.ndim() == 1, "idx and out must be 1-dimensional");
+  const int64_t E = length(idx, "idx");
+  length(out, "out");
   require(is<int64_t>(out), "out must be int64");
-  with_index_type(idx, [&](auto i) {
-    using I = decltype(i);
-    nb::gil_scoped_release nogil;
-    gs::degree(ptr<I>(idx), int64_t(idx.shape(0)), ptr<int64_t>(out));
-  });
+  const gs::IType t = index_type(idx, "idx");
+  nb::gil_scoped_release nogil;
+  if (t == gs::IType::i32) gs::degree(ptr<int32_t>(idx), E, ptr<int64_t>(out));
+  else gs::degree(ptr<int64_t>(idx), E, ptr<int64_t>(out));
 }
 
 void spmm(const Arr& indptr, const Arr& indices, const OptArr& eids, const OptArr& lhs,
           const OptArr& rhs, const Arr& out, const OptArr& arg, const std::string& op,
           const std::string& reduce, int nthreads) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional and non-empty");
-  require(out.ndim() == 3, "out must be 3-dimensional");
-  const int64_t N = int64_t(indptr.shape(0)) - 1, E = indices.ndim() == 1 ? int64_t(indices.shape(0)) : -1;
-  require(E >= 0, "indices must be 1-dimensional");
-  require(int64_t(out.shape(0)) == N, "out: wrong number of rows");
-  const int64_t H = out.shape(1), D = out.shape(2);
+  const int64_t N = length(indptr, "indptr") - 1, E = length(indices, "indices");
+  require(N >= 0, "indptr must not be empty");
+  require(out.ndim() == 3 && int64_t(out.shape(0)) == N, "out must be (num_rows, H, D)");
+  gs::SpmmArgs a{};
+  a.itype = index_type(indptr, "indptr");
+  a.vtype = value_type(out, "out");
+  a.op = bin_op(op);
+  a.reduce = reducer(reduce);
+  require(a.op != gs::BinOp::dot, "spmm has no dot op");
+  require(same_index_type(indices, a.itype) && (!eids || same_index_type(*eids, a.itype)), "index dtypes differ");
   if (eids) require_shape(*eids, {E}, "eids");
-  with_index_type(indptr, [&](auto i) {
-    using I = decltype(i);
-    require(is<I>(indices) && (!eids || is<I>(*eids)), "index dtypes differ");
-    const I* ip = ptr<I>(indptr);
-    require_rows(ip, N, E);
-    with_value_type(out, [&](auto t) {
-      using T = decltype(t);
-      with_binary_op(op, [&](auto o) {
-        using Op = decltype(o);
-        require(!Op::lhs || lhs, "op needs a node operand");
-        require(!Op::rhs || rhs, "op needs an edge operand");
-        // The source-node count is not known here: rows are checked against the largest id
-        // the caller vouches for via the operand's own length.
-        gs::Operand<T> l = operand<T>(Op::lhs ? lhs : OptArr{}, Op::lhs ? int64_t(lhs->shape(0)) : 0, H, D, "lhs");
-        gs::Operand<T> r = operand<T>(Op::rhs ? rhs : OptArr{}, E, H, D, "rhs");
-        with_reducer(reduce, [&](auto red) {
-          using Tag = decltype(red);
-          int64_t* ap = nullptr;
-          if constexpr (Tag::template type<T>::has_arg) {
-            require(arg.has_value(), "max/min need an arg output");
-            require_shape(*arg, {N, H, D}, "arg");
-            require(is<int64_t>(*arg), "arg must be int64");
-            ap = ptr<int64_t>(*arg);
-          }
-          nb::gil_scoped_release nogil;
-          gs::spmm<Op, Tag::template type, T, I>(ip, ptr<I>(indices), eids ? ptr<I>(*eids) : nullptr, N, l, r,
-                                                ptr<T>(out), ap, H, D, nthreads);
-        });
-      });
-    });
-  });
+  require_rows(indptr, a.itype, N, E);
+  a.H = out.shape(1);
+  a.D = out.shape(2);
+  a.lhs = operand(lhs, uses_lhs(a.op), uses_lhs(a.op) && lhs ? int64_t(lhs->shape(0)) : 0, a.H, a.D, a.vtype, "lhs");
+  a.rhs = operand(rhs, uses_rhs(a.op), E, a.H, a.D, a.vtype, "rhs");
+  if (a.reduce == gs::Reduce::max || a.reduce == gs::Reduce::min) {
+    require(arg.has_value() && is<int64_t>(*arg), "max/min need an int64 arg output");
+    require_shape(*arg, {N, a.H, a.D}, "arg");
+    a.arg = ptr<int64_t>(*arg);
+  }
+  a.indptr = indptr.data();
+  a.indices = indices.data();
+  a.eids = eids ? eids->data() : nullptr;
+  a.num_rows = N;
+  a.out = out.data();
+  a.nthreads = nthreads;
+  nb::gil_scoped_release nogil;
+  g_kernels->spmm(a);
 }
 
 void sddmm(const Arr& src, const Arr& dst, const OptArr& lhs, int lhs_target, const OptArr& rhs,
            int rhs_target, const Arr& out, const std::string& op, int64_t num_src, int64_t num_dst,
            int nthreads) {
-  require(src.ndim() == 1, "src must be 1-dimensional");
-  const int64_t E = src.shape(0);
+  const int64_t E = length(src, "src");
   require_shape(dst, {E}, "dst");
   require(out.ndim() == 3 && int64_t(out.shape(0)) == E, "out must be (E, H, D)");
-  require(lhs_target >= 0 && lhs_target <= 2 && rhs_target >= 0 && rhs_target <= 2, "targets must be 0 (u), 1 (v) or 2 (e)");
-  const bool dot = op == "dot";
-  const int64_t H = out.shape(1);
-  // For dot the contraction length is the operands' feature size.
-  int64_t D = out.shape(2);
-  if (dot) {
-    require(D == 1, "dot writes (E, H, 1)");
-    require(lhs && rhs, "dot needs two operands");
-    D = std::max<int64_t>(lhs->ndim() == 3 ? lhs->shape(2) : 1, rhs->ndim() == 3 ? rhs->shape(2) : 1);
+  require(lhs_target >= 0 && lhs_target <= 2 && rhs_target >= 0 && rhs_target <= 2,
+          "targets must be 0 (u), 1 (v) or 2 (e)");
+  gs::SddmmArgs a{};
+  a.itype = index_type(src, "src");
+  a.vtype = value_type(out, "out");
+  a.op = bin_op(op);
+  require(same_index_type(dst, a.itype), "index dtypes differ");
+  a.H = out.shape(1);
+  a.D = out.shape(2);
+  if (a.op == gs::BinOp::dot) {
+    require(a.D == 1, "dot writes (E, H, 1)");
+    require(lhs && rhs && lhs->ndim() == 3 && rhs->ndim() == 3, "dot needs two 3-d operands");
+    a.D = std::max<int64_t>(lhs->shape(2), rhs->shape(2));  // the contraction length
   }
   auto rows_of = [&](int target) { return target == 0 ? num_src : target == 1 ? num_dst : E; };
-  with_index_type(src, [&](auto i) {
-    using I = decltype(i);
-    require(is<I>(dst), "index dtypes differ");
-    with_value_type(out, [&](auto t) {
-      using T = decltype(t);
-      auto go = [&](auto o, auto is_dot) {
-        using Op = decltype(o);
-        constexpr bool Dot = decltype(is_dot)::value;
-        require(!Op::lhs || lhs, "op needs a lhs operand");
-        require(!Op::rhs || rhs, "op needs a rhs operand");
-        gs::Operand<T> l = operand<T>(Op::lhs ? lhs : OptArr{}, rows_of(lhs_target), H, D, "lhs");
-        gs::Operand<T> r = operand<T>(Op::rhs ? rhs : OptArr{}, rows_of(rhs_target), H, D, "rhs");
-        nb::gil_scoped_release nogil;
-        gs::sddmm<Op, Dot, T, I>(ptr<I>(src), ptr<I>(dst), E, l, lhs_target, r, rhs_target, ptr<T>(out), H, D, nthreads);
-      };
-      if (dot) go(gs::Mul{}, std::true_type{});
-      else with_binary_op(op, [&](auto o) { go(o, std::false_type{}); });
-    });
-  });
+  a.lhs = operand(lhs, uses_lhs(a.op), rows_of(lhs_target), a.H, a.D, a.vtype, "lhs");
+  a.rhs = operand(rhs, uses_rhs(a.op), rows_of(rhs_target), a.H, a.D, a.vtype, "rhs");
+  a.src = src.data();
+  a.dst = dst.data();
+  a.num_edges = E;
+  a.lhs_target = lhs_target;
+  a.rhs_target = rhs_target;
+  a.out = out.data();
+  a.nthreads = nthreads;
+  nb::gil_scoped_release nogil;
+  g_kernels->sddmm(a);
+}
+
+gs::SoftmaxArgs softmax_args(const Arr& indptr, const Arr& eids, const Arr& values, const Arr& out,
+                             int nthreads) {
+  const int64_t N = length(indptr, "indptr") - 1, E = length(eids, "eids");
+  require(N >= 0, "indptr must not be empty");
+  require(values.ndim() == 2 && int64_t(values.shape(0)) == E, "values must be (E, H)");
+  gs::SoftmaxArgs a{};
+  a.itype = index_type(indptr, "indptr");
+  a.vtype = value_type(values, "values");
+  require(same_index_type(eids, a.itype), "index dtypes differ");
+  require_rows(indptr, a.itype, N, E);
+  a.H = values.shape(1);
+  require_shape(out, {E, a.H}, "out");
+  require(same_value_type(out, a.vtype), "out dtype differs");
+  a.indptr = indptr.data();
+  a.eids = eids.data();
+  a.num_rows = N;
+  a.values = values.data();
+  a.out = out.data();
+  a.nthreads = nthreads;
+  return a;
 }
 
 void edge_softmax_forward(const Arr& indptr, const Arr& eids, const Arr& score, const Arr& out,
                           int nthreads) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1 && eids.ndim() == 1, "bad compressed rows");
-  const int64_t N = int64_t(indptr.shape(0)) - 1, E = eids.shape(0);
-  require(score.ndim() == 2 && int64_t(score.shape(0)) == E, "score must be (E, H)");
-  const int64_t H = score.shape(1);
-  require_shape(out, {E, H}, "out");
-  with_index_type(indptr, [&](auto i) {
-    using I = decltype(i);
-    require(is<I>(eids), "index dtypes differ");
-    require_rows(ptr<I>(indptr), N, E);
-    with_value_type(score, [&](auto t) {
-      using T = decltype(t);
-      require(is<T>(out), "out dtype differs");
-      nb::gil_scoped_release nogil;
-      gs::edge_softmax_forward<T, I>(ptr<I>(indptr), ptr<I>(eids), N, ptr<T>(score), ptr<T>(out), H, nthreads);
-    });
-  });
+  gs::SoftmaxArgs a = softmax_args(indptr, eids, score, out, nthreads);
+  nb::gil_scoped_release nogil;
+  g_kernels->edge_softmax_forward(a);
 }
 
 void edge_softmax_backward(const Arr& indptr, const Arr& eids, const Arr& y, const Arr& grad,
                            const Arr& out, int nthreads) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1 && eids.ndim() == 1, "bad compressed rows");
-  const int64_t N = int64_t(indptr.shape(0)) - 1, E = eids.shape(0);
-  require(y.ndim() == 2 && int64_t(y.shape(0)) == E, "y must be (E, H)");
-  const int64_t H = y.shape(1);
-  require_shape(grad, {E, H}, "grad");
-  require_shape(out, {E, H}, "out");
-  with_index_type(indptr, [&](auto i) {
-    using I = decltype(i);
-    require(is<I>(eids), "index dtypes differ");
-    require_rows(ptr<I>(indptr), N, E);
-    with_value_type(y, [&](auto t) {
-      using T = decltype(t);
-      require(is<T>(grad) && is<T>(out), "dtypes differ");
-      nb::gil_scoped_release nogil;
-      gs::edge_softmax_backward<T, I>(ptr<I>(indptr), ptr<I>(eids), N, ptr<T>(y), ptr<T>(grad), ptr<T>(out), H, nthreads);
-    });
-  });
+  gs::SoftmaxArgs a = softmax_args(indptr, eids, y, out, nthreads);
+  require_shape(grad, {int64_t(y.shape(0)), a.H}, "grad");
+  require(same_value_type(grad, a.vtype), "grad dtype differs");
+  a.grad = grad.data();
+  nb::gil_scoped_release nogil;
+  g_kernels->edge_softmax_backward(a);
 }
 
 void segment_reduce(const Arr& offsets, const Arr& x, const Arr& out, const OptArr& arg,
                     const std::string& reduce, int nthreads) {
-  require(offsets.ndim() == 1 && offsets.shape(0) >= 1 && is<int64_t>(offsets), "offsets must be 1-d int64");
+  const int64_t B = length(offsets, "offsets") - 1;
+  require(B >= 0 && is<int64_t>(offsets), "offsets must be non-empty int64");
   require(x.ndim() == 2 && out.ndim() == 2, "x and out must be 2-dimensional");
-  const int64_t B = int64_t(offsets.shape(0)) - 1, L = x.shape(0), F = x.shape(1);
+  const int64_t L = x.shape(0), F = x.shape(1);
   require_shape(out, {B, F}, "out");
-  const int64_t* off = ptr<int64_t>(offsets);
-  require(off[0] == 0 && off[B] == L, "offsets must start at 0 and end at len(x)");
-  for (int64_t b = 0; b < B; ++b) require(off[b] <= off[b + 1], "offsets must be non-decreasing");
-  with_value_type(x, [&](auto t) {
-    using T = decltype(t);
-    require(is<T>(out), "out dtype differs");
-    with_reducer(reduce, [&](auto red) {
-      using Tag = decltype(red);
-      int64_t* ap = nullptr;
-      if constexpr (Tag::template type<T>::has_arg) {
-        require(arg.has_value() && is<int64_t>(*arg), "max/min need an int64 arg output");
-        require_shape(*arg, {B, F}, "arg");
-        ap = ptr<int64_t>(*arg);
-      }
-      nb::gil_scoped_release nogil;
-      gs::segment_reduce<Tag::template type, T>(off, B, ptr<T>(x), F, ptr<T>(out), ap, nthreads);
-    });
-  });
+  require_rows(offsets, gs::IType::i64, B, L);
+  gs::SegmentArgs a{};
+  a.vtype = value_type(x, "x");
+  require(same_value_type(out, a.vtype), "out dtype differs");
+  a.reduce = reducer(reduce);
+  if (a.reduce == gs::Reduce::max || a.reduce == gs::Reduce::min) {
+    require(arg.has_value() && is<int64_t>(*arg), "max/min need an int64 arg output");
+    require_shape(*arg, {B, F}, "arg");
+    a.arg = ptr<int64_t>(*arg);
+  }
+  a.offsets = ptr<int64_t>(offsets);
+  a.num_segments = B;
+  a.x = x.data();
+  a.F = F;
+  a.out = out.data();
+  a.nthreads = nthreads;
+  nb::gil_scoped_release nogil;
+  g_kernels->segment_reduce(a);
+}
+
+void set_isa(const std::string& name) {
+  for (const auto& e : kIsas) {
+    if (name == e.name) {
+      require(e.supported(), "this CPU does not support " + name);
+      g_kernels = e.table();
+      return;
+    }
+  }
+  fail("unknown instruction set '" + name + "'");
 }
 
 }  // namespace
 
 NB_MODULE(_C, m) {
   m.doc() = "graphsci native message-passing kernels (torch-agnostic; arrays cross as DLPack views)";
+  m.def("isa", [] { return std::string(g_kernels->isa); }, "The instruction set the kernels run on.");
+  m.def("supported_isas", &supported_isas, "Instruction sets built into this module that the CPU supports, best first.");
+  m.def("set_isa", &set_isa, nb::arg("name"), "Selects the kernel build for an instruction set (for testing).");
   m.def("coo_to_csr", &coo_to_csr, nb::arg("row"), nb::arg("col"), nb::arg("num_rows"),
         nb::arg("indptr").noconvert(), nb::arg("indices").noconvert(), nb::arg("eids").noconvert());
   m.def("degree", &degree, nb::arg("idx"), nb::arg("out").noconvert());
   m.def("spmm", &spmm, nb::arg("indptr"), nb::arg("indices"), nb::arg("eids").none(),
-        nb::arg("lhs").none(), nb::arg("rhs").none(), nb::arg("out").noconvert(), nb::arg("arg").none().noconvert(),
-        nb::arg("op"), nb::arg("reduce"), nb::arg("nthreads"));
+        nb::arg("lhs").none(), nb::arg("rhs").none(), nb::arg("out").noconvert(),
+        nb::arg("arg").none().noconvert(), nb::arg("op"), nb::arg("reduce"), nb::arg("nthreads"));
   m.def("sddmm", &sddmm, nb::arg("src"), nb::arg("dst"), nb::arg("lhs").none(),
-        nb::arg("lhs_target"), nb::arg("rhs").none(), nb::arg("rhs_target"), nb::arg("out").noconvert(),
-        nb::arg("op"), nb::arg("num_src"), nb::arg("num_dst"), nb::arg("nthreads"));
+        nb::arg("lhs_target"), nb::arg("rhs").none(), nb::arg("rhs_target"),
+        nb::arg("out").noconvert(), nb::arg("op"), nb::arg("num_src"), nb::arg("num_dst"),
+        nb::arg("nthreads"));
   m.def("edge_softmax_forward", &edge_softmax_forward, nb::arg("indptr"), nb::arg("eids"),
         nb::arg("score"), nb::arg("out").noconvert(), nb::arg("nthreads"));
   m.def("edge_softmax_backward", &edge_softmax_backward, nb::arg("indptr"), nb::arg("eids"),
         nb::arg("y"), nb::arg("grad"), nb::arg("out").noconvert(), nb::arg("nthreads"));
-  m.def("segment_reduce", &segment_reduce, nb::arg("offsets"), nb::arg("x"), nb::arg("out").noconvert(),
-        nb::arg("arg").none().noconvert(), nb::arg("reduce"), nb::arg("nthreads"));
+  m.def("segment_reduce", &segment_reduce, nb::arg("offsets"), nb::arg("x"),
+        nb::arg("out").noconvert(), nb::arg("arg").none().noconvert(), nb::arg("reduce"),
+        nb::arg("nthreads"));
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "message.h"
 #include "operand.h"
 #include "parallel.h"
 
@@ -29,17 +30,16 @@ void sddmm(const I* src, const I* dst, int64_t num_edges, Operand<T> lhs, int lh
       const T* r = nullptr;
       if constexpr (Op::lhs) l = lhs.at(li, h);
       if constexpr (Op::rhs) r = rhs.at(ri, h);
-      const int64_t ls = lhs.bcast_d ? 0 : 1, rs = rhs.bcast_d ? 0 : 1;
       if constexpr (Dot) {
+        // Contract the feature axis; a broadcast operand factors out of the sum.
         T acc = T(0);
-        for (int64_t d = 0; d < D; ++d) acc += l[d * ls] * r[d * rs];
+        if (!lhs.bcast_d && !rhs.bcast_d) { for (int64_t d = 0; d < D; ++d) acc += l[d] * r[d]; }
+        else if (!lhs.bcast_d) { for (int64_t d = 0; d < D; ++d) acc += l[d]; acc *= r[0]; }
+        else if (!rhs.bcast_d) { for (int64_t d = 0; d < D; ++d) acc += r[d]; acc *= l[0]; }
+        else { acc = T(D) * l[0] * r[0]; }
         o[0] = acc;
-      } else if constexpr (Op::lhs && Op::rhs) {
-        for (int64_t d = 0; d < D; ++d) o[d] = Op::apply(l[d * ls], r[d * rs]);
-      } else if constexpr (Op::lhs) {
-        for (int64_t d = 0; d < D; ++d) o[d] = l[d * ls];
       } else {
-        for (int64_t d = 0; d < D; ++d) o[d] = r[d * rs];
+        fold_row<Op, AssignR<T>>(o, nullptr, l, lhs.bcast_d, r, rhs.bcast_d, D, e);
       }
     }
   });

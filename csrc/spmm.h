@@ -1,6 +1,7 @@
 // Generalised sparse-dense matrix multiply: out[v] = reduce_{e=(u,v)} op(lhs[u], rhs[e]),
 // walking compressed rows by destination. Messages are never materialised per edge.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "message.h"
@@ -9,46 +10,131 @@
 
 namespace gs {
 
+// Feature chunk kept in registers while a row's edges stream past: four vector registers' worth
+// (GS_CHUNK_BYTES is set per instruction set), so a 64-float row is one pass with AVX-512.
+#ifndef GS_CHUNK_BYTES
+#define GS_CHUNK_BYTES 64
+#endif
+template <class T> constexpr int64_t kChunk = GS_CHUNK_BYTES / sizeof(T);
+
+// Source rows are random gathers. Asking for the row a few slots ahead, across row boundaries
+// (rows average a handful of edges), keeps enough loads in flight to hide memory latency.
+constexpr int64_t kPrefetch = 8;
+template <class T, class I>
+inline void prefetch_row(const Operand<T>& lhs, const I* indices, int64_t k, int64_t nnz,
+                         int64_t h, int64_t off, int64_t bytes) {
+  if (k + kPrefetch < nnz) {
+    const char* p = reinterpret_cast<const char*>(lhs.at(int64_t(indices[k + kPrefetch]), h) + off);
+    for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
+  }
+}
+
+// Sum/mean over a full chunk with explicit vector registers (GCC vector extensions): four
+// accumulators that never leave registers while the row's edges stream past.
+template <class Op, class T, class I>
+inline void spmm_sum_chunk(const I* indices, const I* eids, int64_t beg, int64_t end, int64_t nnz,
+                           const Operand<T>& lhs, const Operand<T>& rhs, int64_t h, int64_t d0,
+                           bool mean, T* __restrict__ out) {
+  constexpr int64_t VB = GS_CHUNK_BYTES / 4;
+  typedef T V __attribute__((vector_size(VB)));
+  constexpr int64_t L = VB / sizeof(T);  // lanes per register
+  auto load = [](const T* p, bool bcast, int64_t j) {
+    V v;
+    if (bcast) v = V{} + p[0];
+    else __builtin_memcpy(&v, p + j * L, sizeof(V));
+    return v;
+  };
+  V a0{}, a1{}, a2{}, a3{};
+  const int64_t l_off = lhs.bcast_d ? 0 : d0, r_off = rhs.bcast_d ? 0 : d0;
+  for (int64_t k = beg; k < end; ++k) {
+    const int64_t eid = eids ? int64_t(eids[k]) : k;
+    const T* l = nullptr;
+    const T* r = nullptr;
+    if constexpr (Op::lhs) {
+      prefetch_row(lhs, indices, k, nnz, h, l_off, int64_t(GS_CHUNK_BYTES));
+      l = lhs.at(int64_t(indices[k]), h) + l_off;
+    }
+    if constexpr (Op::rhs) r = rhs.at(eid, h) + r_off;
+    V x0{}, x1{}, x2{}, x3{}, y0{}, y1{}, y2{}, y3{};
+    if constexpr (Op::lhs) {
+      x0 = load(l, lhs.bcast_d, 0); x1 = load(l, lhs.bcast_d, 1);
+      x2 = load(l, lhs.bcast_d, 2); x3 = load(l, lhs.bcast_d, 3);
+    }
+    if constexpr (Op::rhs) {
+      y0 = load(r, rhs.bcast_d, 0); y1 = load(r, rhs.bcast_d, 1);
+      y2 = load(r, rhs.bcast_d, 2); y3 = load(r, rhs.bcast_d, 3);
+    }
+    a0 += Op::apply(x0, y0); a1 += Op::apply(x1, y1);
+    a2 += Op::apply(x2, y2); a3 += Op::apply(x3, y3);
+  }
+  if (mean && end > beg) {
+    const T deg = T(end - beg);
+    a0 /= deg; a1 /= deg; a2 /= deg; a3 /= deg;
+  }
+  __builtin_memcpy(out, &a0, sizeof(V));
+  __builtin_memcpy(out + L, &a1, sizeof(V));
+  __builtin_memcpy(out + 2 * L, &a2, sizeof(V));
+  __builtin_memcpy(out + 3 * L, &a3, sizeof(V));
+}
+
+// Reduces the edges of one row into out[d0, d0 + W) of head h. W is a compile-time width for
+// full chunks (the accumulator then lives in registers) or the runtime tail width.
+template <class Op, class R, int64_t W, class T, class I>
+inline void spmm_chunk(const I* indices, const I* eids, int64_t beg, int64_t end, int64_t nnz,
+                       const Operand<T>& lhs, const Operand<T>& rhs, int64_t h, int64_t d0,
+                       int64_t width, T* __restrict__ out, int64_t* __restrict__ arg) {
+  const int64_t w = W > 0 ? W : width;
+  T acc[W > 0 ? W : kChunk<T>];
+  int64_t idx[R::has_arg ? (W > 0 ? W : kChunk<T>) : 1];
+  for (int64_t j = 0; j < w; ++j) acc[j] = R::init();
+  if constexpr (R::has_arg) for (int64_t j = 0; j < w; ++j) idx[j] = -1;
+  const int64_t l_off = lhs.bcast_d ? 0 : d0, r_off = rhs.bcast_d ? 0 : d0;
+  for (int64_t k = beg; k < end; ++k) {
+    const int64_t eid = eids ? int64_t(eids[k]) : k;
+    const T* l = nullptr;
+    const T* r = nullptr;
+    if constexpr (Op::lhs) {
+      prefetch_row(lhs, indices, k, nnz, h, l_off, int64_t(w * sizeof(T)));
+      l = lhs.at(int64_t(indices[k]), h) + l_off;
+    }
+    if constexpr (Op::rhs) r = rhs.at(eid, h) + r_off;
+    fold_row<Op, R>(acc, R::has_arg ? idx : nullptr, l, lhs.bcast_d, r, rhs.bcast_d, w, eid);
+  }
+  const int64_t deg = end - beg;
+  for (int64_t j = 0; j < w; ++j) {
+    T v = acc[j];
+    if constexpr (R::mean) v = deg > 0 ? v / T(deg) : v;
+    if constexpr (R::has_arg) v = deg > 0 ? v : T(0);
+    out[j] = v;
+  }
+  if constexpr (R::has_arg) for (int64_t j = 0; j < w; ++j) arg[j] = idx[j];
+}
+
 template <class Op, template <class> class Red, class T, class I>
 void spmm(const I* indptr, const I* indices, const I* eids, int64_t num_rows,
           Operand<T> lhs, Operand<T> rhs, T* out, int64_t* arg, int64_t H, int64_t D,
           int nthreads) {
   using R = Red<T>;
+  constexpr int64_t C = kChunk<T>;
   const int64_t F = H * D;
   const int64_t nnz = int64_t(indptr[num_rows]);
   parallel_rows(num_rows, (nnz + num_rows) * F, nthreads, [&](int64_t i) {
-    T* o = out + i * F;
-    int64_t* a = nullptr;
-    for (int64_t f = 0; f < F; ++f) o[f] = R::init();
-    if constexpr (R::has_arg) {
-      a = arg + i * F;
-      for (int64_t f = 0; f < F; ++f) a[f] = -1;
-    }
     const int64_t beg = int64_t(indptr[i]), end = int64_t(indptr[i + 1]);
-    for (int64_t k = beg; k < end; ++k) {
-      const int64_t eid = eids ? int64_t(eids[k]) : k;
-      if constexpr (Op::lhs) {
-        // The source rows are random gathers; asking for the one a few edges ahead hides
-        // most of the memory latency on graphs larger than the cache.
-        if (k + 4 < end) __builtin_prefetch(lhs.at(int64_t(indices[k + 4]), 0));
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t d0 = 0; d0 < D; d0 += C) {
+        const int64_t f = i * F + h * D + d0;
+        int64_t* a = R::has_arg ? arg + f : nullptr;
+        if constexpr (!R::has_arg) {
+          if (D - d0 >= C) {
+            spmm_sum_chunk<Op, T, I>(indices, eids, beg, end, nnz, lhs, rhs, h, d0, R::mean, out + f);
+            continue;
+          }
+        }
+        if (D - d0 >= C)
+          spmm_chunk<Op, R, C>(indices, eids, beg, end, nnz, lhs, rhs, h, d0, C, out + f, a);
+        else
+          spmm_chunk<Op, R, 0>(indices, eids, beg, end, nnz, lhs, rhs, h, d0, D - d0, out + f, a);
       }
-      for (int64_t h = 0; h < H; ++h) {
-        const T* l = nullptr;
-        const T* r = nullptr;
-        if constexpr (Op::lhs) l = lhs.at(int64_t(indices[k]), h);
-        if constexpr (Op::rhs) r = rhs.at(eid, h);
-        fold_row<Op, R>(o + h * D, R::has_arg ? a + h * D : nullptr, l, lhs.bcast_d, r,
-                        rhs.bcast_d, D, eid);
-      }
-    }
-    const int64_t deg = end - beg;
-    if constexpr (R::mean) {
-      if (deg > 0) {
-        for (int64_t f = 0; f < F; ++f) o[f] /= T(deg);
-      }
-    }
-    if constexpr (R::has_arg) {
-      if (deg == 0) for (int64_t f = 0; f < F; ++f) o[f] = T(0);
     }
   });
 }

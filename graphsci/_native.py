@@ -1,6 +1,7 @@
 """Access to the compiled core, ``graphsci._C``, behind a feature flag.
 
-The native kernels cover CPU tensors in float32/float64. Everything else (CUDA tensors, other
+The native kernels cover CPU tensors in float32/float64, built for several instruction sets with
+the best one chosen at import. Everything else (CUDA tensors, other
 dtypes, a build without the extension, or ``GRAPHSCI_NATIVE=0`` in the environment) runs the
 pure-torch reference twins, so models work everywhere and the twins double as test oracles.
 """
@@ -23,6 +24,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without a build
                   "reference twins", RuntimeWarning, stacklevel=2)
 else:
     IMPORT_ERROR = None
+    if os.environ.get("GRAPHSCI_ISA"):
+        _C.set_isa(os.environ["GRAPHSCI_ISA"])
 
 _enabled = os.environ.get("GRAPHSCI_NATIVE", "1") != "0"
 NATIVE_DTYPES = (torch.float32, torch.float64)
@@ -31,6 +34,12 @@ NATIVE_DTYPES = (torch.float32, torch.float64)
 def available() -> bool:
     """True when the compiled extension was built and imported."""
     return _C is not None
+
+
+def isa() -> str | None:
+    """The instruction set the kernels were dispatched to at import (``x86_64_v4`` = AVX-512,
+    ``x86_64_v3`` = AVX2, ``base``); ``GRAPHSCI_ISA`` overrides the choice."""
+    return _C.isa() if _C is not None else None
 
 
 def enabled() -> bool:
@@ -60,6 +69,11 @@ def covers(*tensors: torch.Tensor | None) -> bool:
     if not enabled():
         return False
     return all(t is None or (t.device.type == "cpu" and t.dtype in NATIVE_DTYPES) for t in tensors)
+
+
+def needs_grad(*tensors: torch.Tensor | None) -> bool:
+    """Whether autograd will record this call; inference skips the autograd.Function."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def num_threads() -> int:

@@ -158,19 +158,21 @@ class Graph:
         return torch.int32 if small else torch.int64
 
     def _compress(self, row: torch.Tensor, col: torch.Tensor) -> CompressedRows:
-        n, e = self.num_nodes, self.num_edges
+        n = self.num_nodes
         if row.device.type == "cpu" and _native.available():
-            dt = self.index_dtype
-            indptr = torch.empty(n + 1, dtype=dt)
-            indices = torch.empty(e, dtype=dt)
-            eids = torch.empty(e, dtype=dt)
-            _native._C.coo_to_csr(row.to(dt), col.to(dt), n, indptr, indices, eids)
-            return CompressedRows(indptr, indices, eids)
+            from graphsci.ops import _raw
+
+            return _raw.coo_to_csr(row, col, n, self.index_dtype)
         order = torch.sort(row, stable=True).indices
         counts = torch.bincount(row, minlength=n)
         indptr = torch.zeros(n + 1, dtype=torch.int64, device=row.device)
         indptr[1:] = torch.cumsum(counts, 0)
         return CompressedRows(indptr, col[order], order)
+
+    @cached_property
+    def index_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(src, dst)`` in :attr:`index_dtype`, for the edge-parallel kernels."""
+        return self.src.to(self.index_dtype), self.dst.to(self.index_dtype)
 
     @cached_property
     def csr(self) -> CompressedRows:
@@ -184,9 +186,9 @@ class Graph:
 
     def _degree(self, idx: torch.Tensor) -> torch.Tensor:
         if idx.device.type == "cpu" and _native.available():
-            out = torch.zeros(self.num_nodes, dtype=torch.int64)
-            _native._C.degree(idx, out)
-            return out
+            from graphsci.ops import _raw
+
+            return _raw.degree(idx, self.num_nodes)
         return torch.bincount(idx, minlength=self.num_nodes)
 
     @cached_property

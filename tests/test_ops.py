@@ -199,3 +199,23 @@ def test_bitwise_identical_for_1_and_2_threads(threads):
     two = run()
     for a, b in zip(one, two):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("reduce", REDUCERS)
+def test_inference_path_equals_autograd_path(reduce):
+    """Without grad the ops skip the autograd.Function; both paths give the same numbers."""
+    g = _big_graph(n=50, m=300)
+    x = torch.randn(50, 2, 4, dtype=torch.float64)
+    e = torch.rand(300, 2, dtype=torch.float64) + 0.5
+    calls = [
+        lambda x, e: ops.spmm(g, x, e, "u_div_e", reduce),
+        lambda x, e: ops.sddmm(g, x, e, "mul", "u", "e"),
+        lambda x, e: ops.edge_softmax(g, e),
+        lambda x, e: ops.segment_reduce(x, [20, 0, 30], reduce),
+    ]
+    for call in calls:
+        with torch.no_grad():
+            plain = call(x, e)
+        tracked = call(x.clone().requires_grad_(), e.clone().requires_grad_())
+        assert tracked.requires_grad
+        assert torch.equal(plain, tracked.detach())

@@ -8,17 +8,14 @@ from torch.autograd.function import once_differentiable
 
 from graphsci import _native
 from graphsci.graph import Graph
-from graphsci.ops import reference
+from graphsci.ops import _raw, reference
 from graphsci.ops._checks import check_graph, check_values
 
 
 class _EdgeSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, g: Graph, score2):
-        csr = g.csr
-        out = torch.empty_like(score2)
-        _native._C.edge_softmax_forward(csr.indptr, csr.eids, score2.detach(), out,
-                                        _native.num_threads())
+        out = _raw.edge_softmax_forward(g.csr, score2)
         ctx.save_for_backward(out)
         ctx.g = g
         return out
@@ -27,11 +24,7 @@ class _EdgeSoftmax(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        csr = ctx.g.csr
-        out = torch.empty_like(y)
-        _native._C.edge_softmax_backward(csr.indptr, csr.eids, y, grad.contiguous(), out,
-                                         _native.num_threads())
-        return None, out
+        return None, _raw.edge_softmax_backward(ctx.g.csr, y, grad)
 
 
 def edge_softmax(g: Graph, scores: torch.Tensor) -> torch.Tensor:
@@ -44,7 +37,7 @@ def edge_softmax(g: Graph, scores: torch.Tensor) -> torch.Tensor:
     scores = check_values(scores, "scores", g.num_edges, "edges", g)
     s2 = scores.reshape(g.num_edges, math.prod(scores.shape[1:])).contiguous()
     if _native.covers(scores):
-        out = _EdgeSoftmax.apply(g, s2)
+        out = _EdgeSoftmax.apply(g, s2) if _native.needs_grad(scores) else _raw.edge_softmax_forward(g.csr, s2)
     else:
         out = reference.edge_softmax(g, s2)
     return out.reshape(scores.shape)

@@ -102,7 +102,10 @@ def sddmm(g: Graph, lhs: torch.Tensor | None, rhs: torch.Tensor | None, op: str 
     b3 = as_3d(rhs, as_heads=dims == 3) if rhs is not None else None
     H, D = broadcast_hd(a3, b3, "lhs", "rhs")
     if _native.covers(lhs, rhs):
-        out3 = _SDDMM.apply(g, a3, b3, op, lhs_target, rhs_target, H, D)
+        if _native.needs_grad(lhs, rhs):
+            out3 = _SDDMM.apply(g, a3, b3, op, lhs_target, rhs_target, H, D)
+        else:
+            out3 = _raw.sddmm(g, a3, lhs_target, b3, rhs_target, op, H, D)
     else:
         # The reference gathers both operands; an absent one is stood in for by the other.
         a = a3 if a3 is not None else b3

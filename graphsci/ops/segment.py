@@ -7,18 +7,14 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from graphsci import _native
-from graphsci.ops import reference
+from graphsci.ops import _raw, reference
 from graphsci.ops._checks import REDUCERS, check_choice
 
 
 class _SegmentReduce(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, lengths, offsets, reduce: str):
-        B, F = lengths.numel(), x2.shape[1]
-        out = torch.empty((B, F), dtype=x2.dtype)
-        arg = torch.empty((B, F), dtype=torch.int64) if reduce in ("max", "min") else None
-        _native._C.segment_reduce(offsets, x2.detach().contiguous(), out, arg, reduce,
-                                  _native.num_threads())
+        out, arg = _raw.segment_reduce(offsets, x2, reduce)
         ctx.save_for_backward(lengths, arg)
         ctx.reduce, ctx.L = reduce, x2.shape[0]
         return out
@@ -66,7 +62,10 @@ def segment_reduce(x: torch.Tensor, lengths, reduce: str = "sum") -> torch.Tenso
     x2 = x.reshape(x.shape[0], math.prod(x.shape[1:]))
     if _native.covers(x):
         offsets = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(lengths, 0)])
-        out = _SegmentReduce.apply(x2, lengths, offsets, reduce)
+        if _native.needs_grad(x):
+            out = _SegmentReduce.apply(x2, lengths, offsets, reduce)
+        else:
+            out, _ = _raw.segment_reduce(offsets, x2, reduce)
     else:
         out = reference.segment_reduce(x2, lengths, reduce)
     return out.reshape((lengths.numel(),) + tuple(x.shape[1:]))

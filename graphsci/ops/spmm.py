@@ -143,7 +143,10 @@ def spmm(g: Graph, x: torch.Tensor | None = None, e: torch.Tensor | None = None,
     else:
         out_shape = (g.num_nodes, D)
     if _native.covers(x, e):
-        out3, arg = _SpMM.apply(g, x3, e3, op, reduce, H, D)
+        if _native.needs_grad(x, e):
+            out3, arg = _SpMM.apply(g, x3, e3, op, reduce, H, D)
+        else:
+            out3, arg = _raw.spmm(g.csr, x3, e3, _KERNEL_OP[op], reduce, H, D)
     else:
         out3 = reference.spmm(g, x3, e3, op, reduce)
         arg = _reference_arg(g, x3, e3, op, out3.detach(), H, D) if return_arg else None
