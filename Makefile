@@ -38,12 +38,14 @@ bench: $(VENV)/.graphsci
 
 # The kernels under AddressSanitizer + UndefinedBehaviorSanitizer: an instrumented copy of the
 # package in build/asan/pkg shadows the installed one for the op tests.
-ASAN_LIB = $(shell $(CXX) -print-file-name=libasan.so)
+# libstdc++ is preloaded too: ASan's exception interceptor must find it at start-up, and the
+# python binary does not link it.
+ASAN_LIB = $(shell $(CXX) -print-file-name=libasan.so) $(shell $(CXX) -print-file-name=libstdc++.so)
 sanitize: $(VENV)/.graphsci
 	cmake -S . -B build/asan -DGRAPHSCI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DPython_EXECUTABLE=$(abspath $(BIN)/python) >/dev/null
 	cmake --build build/asan -j2
 	rm -rf build/asan/pkg && mkdir -p build/asan/pkg && cp -r graphsci build/asan/pkg/ && cp build/asan/_C*.so build/asan/pkg/graphsci/
-	cd build/asan/pkg && PYTHONSAFEPATH= LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	cd build/asan/pkg && PYTHONSAFEPATH= LD_PRELOAD="$(ASAN_LIB)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \
 	  $(abspath $(BIN)/python) -m pytest -q -p no:cacheprovider $(abspath tests)/test_ops.py \
 	  $(abspath tests)/test_ops_errors.py $(abspath tests)/test_native_kernels.py $(abspath tests)/test_graph.py
@@ -52,12 +54,11 @@ sanitize: $(VENV)/.graphsci
 # torch), and the installed wheel imports and runs against the pinned torch in a fresh venv.
 wheel-check: $(BIN)/python
 	rm -rf build/wheel-check && $(PYTHON) -m venv build/wheel-check/venv
-	build/wheel-check/venv/bin/pip wheel -q --no-deps -w build/wheel-check/dist .
 	build/wheel-check/venv/bin/pip install -q -c constraints.txt torch==2.13.0
-	build/wheel-check/venv/bin/pip install -q -c constraints.txt build/wheel-check/dist/graphsci-*.whl
+	build/wheel-check/venv/bin/pip install -q -c constraints.txt .
 	cd build/wheel-check && venv/bin/python -c "import graphsci, torch; from graphsci import ops; \
-	  g = graphsci.Graph([0, 1], [1, 0]); assert graphsci.ops.native_available(); \
-	  print('wheel ok:', ops.spmm(g, torch.ones(2, 3)).sum().item())"
+	  g = graphsci.Graph([0, 1], [1, 0]); assert ops.native_available(); \
+	  print('wheel ok: kernels', ops.native_isa(), 'torch', torch.__version__, ops.spmm(g, torch.ones(2, 3)).sum().item())"
 
 clean:
 	rm -rf $(VENV) build

@@ -38,14 +38,24 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 def timeit(fn, min_time=0.4, min_reps=5, max_reps=60) -> float:
     """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_reps or (time.perf_counter() - start < min_time and len(times) < max_reps):
-        t0 = time.perf_counter()
+    return timeit_interleaved({"fn": fn}, min_time, min_reps, max_reps)["fn"]
+
+
+def timeit_interleaved(fns: dict, min_time=1.0, min_reps=7, max_reps=41) -> dict:
+    """Median wall time (ms) of each contender, timed in alternation rep by rep, so that all of
+    them see the same machine conditions (this host's speed drifts by tens of percent)."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+    times = {k: [] for k in fns}
+    start = time.perf_counter()
+    reps = 0
+    while reps < min_reps or (time.perf_counter() - start < min_time * len(fns) and reps < max_reps):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+        reps += 1
+    return {k: 1000 * statistics.median(v) for k, v in times.items()}
 
 
 def copy_bandwidth() -> float:
@@ -123,12 +133,10 @@ def measure(name: str, g: gs.Graph, D: int, bandwidth: float, rows: list, heavy_
     dg = to_dgl(g) if dgl is not None else None
 
     def row(op, ours_fn, peers: dict, bound=None):
-        ours = timeit(ours_fn)
-        r = {"op": op, "size": size, "ours": ours, "bound": bound}
-        for peer, fn in peers.items():
-            r[peer] = timeit(fn) if fn is not None else None
+        timed = timeit_interleaved({"ours": ours_fn, **{k: f for k, f in peers.items() if f is not None}})
+        r = {"op": op, "size": size, "bound": bound, **timed}
         rows.append(r)
-        print(f"  {op:28s} {size:45s} ours {ours:9.3f} ms  " + "  ".join(
+        print(f"  {op:28s} {size:45s} ours {r['ours']:9.3f} ms  " + "  ".join(
             f"{k} {v:9.3f} ms" for k, v in r.items() if k not in ("op", "size", "ours", "bound") and v is not None),
             flush=True)
 
@@ -163,8 +171,6 @@ def measure(name: str, g: gs.Graph, D: int, bandwidth: float, rows: list, heavy_
     xg = x.clone().requires_grad_()
     wg = w.clone().requires_grad_()
     sg = s.clone().requires_grad_()
-    x3 = xg.view(N, 1, D)
-    e3 = wg.view(E, 1, 1)
     twin_spmm = fwd_bwd(lambda a, b: reference.spmm(g, a.view(N, 1, D), b.view(E, 1, 1), "u_mul_e", "sum"), xg, wg)
     row("fwd+bwd spmm u_mul_e-sum", fwd_bwd(lambda a, b: ops.spmm(g, a, b, "u_mul_e"), xg, wg),
         {"torch twin": twin_spmm if heavy_reference else None,
@@ -176,7 +182,6 @@ def measure(name: str, g: gs.Graph, D: int, bandwidth: float, rows: list, heavy_
     row("fwd+bwd edge_softmax", fwd_bwd(lambda a: ops.edge_softmax(g, a), sg),
         {"torch twin": fwd_bwd(lambda a: reference.edge_softmax(g, a), sg),
          "DGL 2.1": fwd_bwd(lambda a: dgl_edge_softmax(dg, a), sg) if dg is not None else None})
-    del x3, e3
 
 
 PEERS = ["torch.sparse.mm", "gather+scatter (PyG)", "gather+mul+sum (torch)", "torch.segment_reduce",
@@ -186,8 +191,9 @@ PEERS = ["torch.sparse.mm", "gather+scatter (PyG)", "gather+mul+sum (torch)", "t
 def write_results(rows, bandwidth, argv):
     lines = [
         "# Kernel benchmarks", "",
-        f"`{' '.join(['python', 'benchmarks/kernels.py'] + argv)}` — one process, float32, "
-        f"{THREADS} threads, median wall time; {platform.processor() or platform.machine()}, "
+        f"`{' '.join(['python', 'benchmarks/kernels.py'] + argv)}` (run by `make bench`) — one process, "
+        f"float32, {THREADS} threads, contenders timed in alternation, median wall time; "
+        f"{platform.machine()}, graphsci kernels built for `{ops.native_isa()}`, "
         f"torch {torch.__version__}, DGL {dgl.__version__ if dgl else 'not installed'}.", "",
         f"Measured copy bandwidth: **{bandwidth / 1e9:.1f} GB/s** (read + write of a 256 MiB copy). "
         "The SpMM bound is the time to move 8E + 8ND bytes at that rate.", "",
