@@ -12,13 +12,7 @@ import torch
 from graphsci import ops
 from graphsci.data import load_planetoid
 from graphsci.graph import Graph
-
-
-def gcn_norm(g: Graph) -> tuple[Graph, torch.Tensor]:
-    """The graph with self-loops and the weights D^-1/2 (A + I) D^-1/2 of its edges."""
-    g = g.add_self_loops()
-    inv_sqrt = g.in_degrees().double().rsqrt().float()
-    return g, ops.sddmm(g, inv_sqrt, inv_sqrt, "mul", "u", "v")
+from graphsci.nn.gcn import gcn_norm
 
 
 def propagate(g: Graph, weights: torch.Tensor, x: torch.Tensor, steps: int) -> torch.Tensor:

@@ -133,6 +133,20 @@ class Graph:
     def __setattr__(self, name, value):
         raise AttributeError("Graph is immutable; methods return new graphs")
 
+    def __reduce__(self):
+        # Pickles (e.g. to DataLoader workers) without the caches, which are rebuilt on use.
+        return (Graph._trusted, (self.src, self.dst, self.num_nodes, self.batch_num_nodes,
+                                 self.batch_num_edges))
+
+    def memo(self, key: str, compute):
+        """``compute()`` once per graph and key, then cached on the graph. Safe because a graph
+        never changes: layers use it for values derived from structure alone (normalisation
+        weights, the self-looped graph)."""
+        cache = self.__dict__.setdefault("_memo", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     # ---- sizes -------------------------------------------------------------------------------
     @property
     def num_edges(self) -> int:
@@ -263,16 +277,28 @@ class Graph:
         return Graph._trusted(self.src[keep], self.dst[keep], self.num_nodes,
                               self.batch_num_nodes, bne)
 
-    def add_self_loops(self) -> "Graph":
-        """One new edge ``i -> i`` per node. Each member's loops follow its own edges (for a
-        single graph: the last ``num_nodes`` edges), so the batch stays contiguous."""
-        loops = torch.arange(self.num_nodes, device=self.device)
+    @cached_property
+    def _self_loop_order(self) -> torch.Tensor:
         member = torch.cat([self.edge_batch, self.node_batch])
-        order = torch.sort(member, stable=True).indices
-        src = torch.cat([self.src, loops])[order]
-        dst = torch.cat([self.dst, loops])[order]
-        return Graph._trusted(src, dst, self.num_nodes, self.batch_num_nodes,
-                              self.batch_num_edges + self.batch_num_nodes)
+        return torch.sort(member, stable=True).indices
+
+    def add_self_loops(self, edge_feats: torch.Tensor | None = None, fill_value: float = 1.0):
+        """One new edge ``i -> i`` per node. Each member's loops follow its own edges (for a
+        single graph: the last ``num_nodes`` edges), so the batch stays contiguous.
+
+        With ``edge_feats`` (rows in edge order) returns ``(graph, feats)`` where the loops'
+        rows are ``fill_value``."""
+        loops = torch.arange(self.num_nodes, device=self.device)
+        order = self._self_loop_order
+        g = Graph._trusted(torch.cat([self.src, loops])[order], torch.cat([self.dst, loops])[order],
+                           self.num_nodes, self.batch_num_nodes,
+                           self.batch_num_edges + self.batch_num_nodes)
+        if edge_feats is None:
+            return g
+        if edge_feats.shape[0] != self.num_edges:
+            raise ValueError(f"edge_feats has {edge_feats.shape[0]} rows but the graph has {self.num_edges} edges")
+        fill = edge_feats.new_full((self.num_nodes,) + tuple(edge_feats.shape[1:]), fill_value)
+        return g, torch.cat([edge_feats, fill])[order.to(edge_feats.device)]
 
     # ---- interchange ---------------------------------------------------------------------------
     def to_scipy(self, weights: torch.Tensor | None = None, fmt: str = "csr"):

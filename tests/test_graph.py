@@ -159,3 +159,25 @@ def test_to_same_device_is_identity():
 def test_index_dtype_is_int32_for_ordinary_graphs():
     g = gs.Graph([0, 1], [1, 0])
     assert g.csr.indptr.dtype == torch.int32 and g.index_dtype == torch.int32
+
+
+def test_add_self_loops_carries_edge_features():
+    b = gs.batch([gs.Graph([0], [1], 2), gs.Graph([1], [0], 2)])
+    w = torch.tensor([5.0, 7.0])
+    g, w2 = b.add_self_loops(w, fill_value=1.0)
+    assert list(zip(g.src.tolist(), g.dst.tolist(), w2.tolist())) == [
+        (0, 1, 5.0), (0, 0, 1.0), (1, 1, 1.0), (3, 2, 7.0), (2, 2, 1.0), (3, 3, 1.0)]
+    with pytest.raises(ValueError, match="edge_feats"):
+        b.add_self_loops(torch.ones(3))
+
+
+def test_pickle_round_trip_and_memo():
+    import pickle
+
+    g = gs.Graph([0, 1], [1, 2])
+    _ = g.csr
+    calls = []
+    assert g.memo("k", lambda: calls.append(1) or 42) == 42
+    assert g.memo("k", lambda: calls.append(1) or 43) == 42 and calls == [1]
+    h = pickle.loads(pickle.dumps(g))
+    assert torch.equal(h.src, g.src) and h.num_nodes == 3 and "csr" not in h.__dict__
