@@ -35,6 +35,7 @@ bench: $(VENV)/.graphsci
 	bash ../shared/tools/peers-venv.sh
 	/tmp/peers/bin/pip install -q --no-deps --force-reinstall .
 	/tmp/peers/bin/python benchmarks/kernels.py
+	/tmp/peers/bin/python benchmarks/node_classification.py
 
 # The kernels under AddressSanitizer + UndefinedBehaviorSanitizer: an instrumented copy of the
 # package in build/asan/pkg shadows the installed one for the op tests.

@@ -21,6 +21,9 @@ import graphsci as gs  # noqa: E402
 from graphsci import ops  # noqa: E402
 from graphsci.ops import reference  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import write_section  # noqa: E402
+
 try:
     import dgl  # noqa: E402
     import dgl.ops as dglops  # noqa: E402
@@ -33,7 +36,6 @@ except Exception:  # noqa: BLE001
     pyg_scatter = None
 
 THREADS = 2
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def timeit(fn, min_time=0.4, min_reps=5, max_reps=60) -> float:
@@ -190,7 +192,7 @@ PEERS = ["torch.sparse.mm", "gather+scatter (PyG)", "gather+mul+sum (torch)", "t
 
 def write_results(rows, bandwidth, argv):
     lines = [
-        "# Kernel benchmarks", "",
+        "## Kernels", "",
         f"`{' '.join(['python', 'benchmarks/kernels.py'] + argv)}` (run by `make bench`) — one process, "
         f"float32, {THREADS} threads, contenders timed in alternation, median wall time; "
         f"{platform.machine()}, graphsci kernels built for `{ops.native_isa()}`, "
@@ -208,8 +210,7 @@ def write_results(rows, bandwidth, argv):
             cells.append("" if v is None else f"{v:.3f} ({v / r['ours']:.2f}x)")
         bound = "" if r["bound"] is None else f"{r['bound']:.3f}"
         lines.append(f"| {r['op']} | {r['size']} | {r['ours']:.3f} | {bound} | " + " | ".join(cells) + " |")
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS}")
+    write_section("kernels", "\n".join(lines))
 
 
 def main(argv=None):

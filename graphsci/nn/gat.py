@@ -7,6 +7,7 @@ from torch.nn import functional as F
 
 from graphsci import ops
 from graphsci.graph import Graph
+from graphsci.nn.functional import dropout, linear
 
 
 class GATConv(nn.Module):
@@ -14,7 +15,8 @@ class GATConv(nn.Module):
     ``a_uv = softmax_u(LeakyReLU(a_l . W x_u + a_r . W x_v [+ a_e . W_e e_uv]))``,
     ``h_v = || or mean over heads of sum_u a_uv W x_u``.
 
-    Returns ``(N, heads * out_feats)`` when ``concat`` else ``(N, out_feats)``. Self-loops are
+    ``x`` is dense or a sparse COO matrix. Returns ``(N, heads * out_feats)`` when ``concat``
+    else ``(N, out_feats)``. Self-loops are
     added (as in the paper) unless ``add_self_loops=False``; edge features then get zero rows.
     """
 
@@ -29,7 +31,7 @@ class GATConv(nn.Module):
         self.attn_r = nn.Parameter(torch.empty(1, heads, out_feats))
         self.fc_edge = nn.Linear(edge_feats, heads * out_feats, bias=False) if edge_feats else None
         self.attn_e = nn.Parameter(torch.empty(1, heads, out_feats)) if edge_feats else None
-        self.feat_drop, self.attn_drop = nn.Dropout(feat_drop), nn.Dropout(attn_drop)
+        self.feat_drop, self.attn_drop = feat_drop, nn.Dropout(attn_drop)
         self.negative_slope = negative_slope
         self.bias = nn.Parameter(torch.zeros(heads * out_feats if concat else out_feats)) if bias else None
         self.reset_parameters()
@@ -52,7 +54,8 @@ class GATConv(nn.Module):
                 g = g.memo("self_loops", g.add_self_loops)
             else:
                 g, edge_feats = g.add_self_loops(edge_feats, 0.0)
-        z = self.fc(self.feat_drop(x)).view(-1, self.heads, self.out_feats)
+        z = linear(dropout(x, self.feat_drop, self.training), self.fc.weight)
+        z = z.view(-1, self.heads, self.out_feats)
         el, er = (z * self.attn_l).sum(-1), (z * self.attn_r).sum(-1)  # (N, H)
         score = ops.sddmm(g, el, er, "add", "u", "v")                   # (E, H)
         if edge_feats is not None:

@@ -6,6 +6,7 @@ from torch import nn
 
 from graphsci import ops
 from graphsci.graph import Graph
+from graphsci.nn.functional import is_sparse, linear
 
 
 def gcn_norm(g: Graph, edge_weight: torch.Tensor | None = None, add_self_loops: bool = True):
@@ -37,10 +38,11 @@ class GCNConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_feats)) if bias else None
 
     def forward(self, g: Graph, x: torch.Tensor, edge_weight: torch.Tensor | None = None):
+        """``x`` is dense ``(N, in_feats)`` or a sparse COO matrix (e.g. bag-of-words)."""
         h, norm = gcn_norm(g, edge_weight, self.add_self_loops)
         norm = norm.to(x.dtype)
-        if self.in_feats > self.out_feats:  # project first: the aggregation moves fewer features
-            out = ops.spmm(h, self.linear(x), norm, "u_mul_e")
+        if self.in_feats > self.out_feats or is_sparse(x):  # project first: fewer features move
+            out = ops.spmm(h, linear(x, self.linear.weight), norm, "u_mul_e")
         else:
             out = self.linear(ops.spmm(h, x, norm, "u_mul_e"))
         return out + self.bias if self.bias is not None else out

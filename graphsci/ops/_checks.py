@@ -28,6 +28,8 @@ def check_values(t, name: str, rows: int, rows_name: str, g: Graph) -> torch.Ten
     """A floating tensor with ``rows`` rows on the graph's device."""
     if not isinstance(t, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.layout != torch.strided:
+        raise ValueError(f"{name} must be a dense tensor, got layout {t.layout}")
     if not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
     if t.dim() == 0 or t.dim() > 3:

@@ -35,7 +35,8 @@ class Trainer:
     patience : epochs without a better validation score before stopping (None: never stop).
     progress : show a tqdm bar (it hides itself when stderr is not a terminal).
 
-    After ``fit_*``: ``history_`` (per-epoch dicts), ``best_epoch_``, ``best_score_``.
+    ``fit_*`` train the model in place and return the trainer, which then holds ``history_``
+    (per-epoch dicts), ``best_epoch_`` and ``best_score_``.
     """
 
     def __init__(self, max_epochs: int = 200, lr: float = 0.01, weight_decay: float = 0.0,
@@ -81,7 +82,7 @@ class Trainer:
         bar.close()
         if best_state is not None:
             model.load_state_dict(best_state)
-        return model
+        return self
 
     # ---- node level ----------------------------------------------------------------------------
     def fit_nodes(self, model: torch.nn.Module, data, x: torch.Tensor | None = None):
