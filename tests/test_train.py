@@ -22,7 +22,8 @@ class GCN(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, g, x):
-        return self.c2(g, self.drop(torch.relu(self.c1(g, self.drop(x)))))
+        x = gnn.functional.dropout(x, self.drop.p, self.training)  # dense or sparse
+        return self.c2(g, self.drop(torch.relu(self.c1(g, x))))
 
 
 def test_metrics_with_missing_labels():
@@ -49,7 +50,7 @@ def test_masked_losses_ignore_nan():
 def test_node_training_with_early_stopping_on_cora():
     torch.set_num_threads(2)
     data = load_planetoid("cora", SHARED_DATA)
-    x = data.x / data.x.sum(1, keepdim=True).clamp(min=1)
+    x = (data.x / data.x.sum(1, keepdim=True).clamp(min=1)).to_sparse()
     model = GCN(x.shape[1], 16, 7)
     trainer = Trainer(max_epochs=200, lr=0.01, weight_decay=5e-4, patience=30, seed=0, progress=False)
     trainer.fit_nodes(model, data, x)
