@@ -1,0 +1,203 @@
+"""Molecules (SMILES, RDKit Mol, SDF) to graphs.
+
+Each bond becomes two directed edges, ``2b`` (begin -> end) and ``2b + 1`` (end -> begin), so
+an edge's reverse is ``e ^ 1`` (what directed message passing needs). Single atoms, ions and
+multi-fragment salts are valid graphs; zero edges is a valid graph."""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from rdkit import Chem, RDLogger, rdBase
+from tqdm.auto import tqdm
+
+from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
+from graphsci.graph import Graph
+
+
+class InvalidMoleculeError(ValueError):
+    """A SMILES string or SDF record RDKit cannot turn into a molecule; the message carries
+    RDKit's own reason."""
+
+
+class MolGraph(NamedTuple):
+    """A molecule as a graph: ``graph`` (atoms are nodes, each bond two directed edges),
+    ``node_feats`` (num_atoms, atom size) and ``edge_feats`` (num_edges, bond size [+1 with
+    self-loops]), float32."""
+
+    graph: Graph
+    node_feats: torch.Tensor
+    edge_feats: torch.Tensor
+
+
+class _Capture(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage().strip())
+
+
+def _reason(smiles: str) -> str:
+    """RDKit's explanation of why ``smiles`` does not parse (re-parsed with logging captured,
+    only on the failure path)."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        return "empty SMILES"
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(smiles, sanitize=False)
+        problems = Chem.DetectChemistryProblems(mol) if mol is not None else ()
+    if problems:
+        return "; ".join(p.Message() for p in problems)
+    handler, logger = _Capture(), logging.getLogger("rdkit")
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    rdBase.LogToPythonLogger()
+    try:
+        Chem.MolFromSmiles(smiles)
+    finally:
+        rdBase.LogToCppStreams()
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+    # RDKit prefixes "[hh:mm:ss] " and splits one report over several lines.
+    lines = [re.sub(r"^\[\d\d:\d\d:\d\d\]\s*", "", m) for m in handler.messages]
+    lines = [m for m in lines if m]
+    return " ".join(lines[:2]) if lines else "RDKit could not parse it"
+
+
+def parse_smiles(smiles: str) -> Chem.Mol:
+    """An RDKit molecule, or :class:`InvalidMoleculeError` with RDKit's reason."""
+    if isinstance(smiles, str) and smiles.strip():
+        with rdBase.BlockLogs():
+            mol = Chem.MolFromSmiles(smiles)
+        if mol is not None:
+            return mol
+    raise InvalidMoleculeError(f"invalid SMILES {smiles!r}: {_reason(smiles)}")
+
+
+def _as_featurizers(atom_featurizer, bond_featurizer):
+    af = atom_featurizer if isinstance(atom_featurizer, AtomFeaturizer) else AtomFeaturizer(atom_featurizer)
+    bf = bond_featurizer if isinstance(bond_featurizer, BondFeaturizer) else BondFeaturizer(bond_featurizer)
+    return af, bf
+
+
+def mols_to_graphs(mols: Sequence[Chem.Mol], atom_featurizer="canonical", bond_featurizer="canonical",
+                   explicit_h: bool = False, self_loops: bool = False) -> list[MolGraph]:
+    """Featurises a list of molecules in one vectorised pass (the fast path)."""
+    af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
+    if explicit_h:
+        mols = [Chem.AddHs(m) for m in mols]
+    atoms = [m.GetAtomWithIdx(i) for m in mols for i in range(m.GetNumAtoms())]
+    bonds = [m.GetBondWithIdx(i) for m in mols for i in range(m.GetNumBonds())]
+    node_x = af.encode([[get(a) for a in atoms] for get in af.getters])
+    bond_x = bf.encode([[get(b) for b in bonds] for get in bf.getters])
+    ends = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bonds], dtype=np.int64).reshape(-1, 2)
+    n_atoms = [m.GetNumAtoms() for m in mols]
+    n_bonds = [m.GetNumBonds() for m in mols]
+    node_x, bond_x = torch.from_numpy(node_x), torch.from_numpy(bond_x)
+    out, a0, b0 = [], 0, 0
+    for na, nb in zip(n_atoms, n_bonds):
+        e = ends[b0:b0 + nb]
+        src = np.stack([e[:, 0], e[:, 1]], 1).reshape(-1)  # 2b: begin->end, 2b+1: end->begin
+        dst = np.stack([e[:, 1], e[:, 0]], 1).reshape(-1)
+        ef = bond_x[b0:b0 + nb].repeat_interleave(2, dim=0)
+        if self_loops:
+            loops = np.arange(na)
+            src, dst = np.concatenate([src, loops]), np.concatenate([dst, loops])
+            flag = torch.cat([torch.zeros(2 * nb, 1), torch.ones(na, 1)])
+            ef = torch.cat([torch.cat([ef, torch.zeros(na, bf.size)]), flag], 1)
+        g = Graph._trusted(torch.from_numpy(src), torch.from_numpy(dst), na,
+                           torch.tensor([na]), torch.tensor([len(src)]))
+        out.append(MolGraph(g, node_x[a0:a0 + na], ef))
+        a0, b0 = a0 + na, b0 + nb
+    return out
+
+
+def mol_to_graph(mol: Chem.Mol, atom_featurizer="canonical", bond_featurizer="canonical",
+                 explicit_h: bool = False, self_loops: bool = False) -> MolGraph:
+    """One RDKit molecule as a :class:`MolGraph`."""
+    if not isinstance(mol, Chem.Mol):
+        raise ValueError(f"expected an RDKit Mol, got {type(mol).__name__}")
+    return mols_to_graphs([mol], atom_featurizer, bond_featurizer, explicit_h, self_loops)[0]
+
+
+def smiles_to_graph(smiles: str, atom_featurizer="canonical", bond_featurizer="canonical",
+                    explicit_h: bool = False, self_loops: bool = False) -> MolGraph:
+    """One SMILES string as a :class:`MolGraph`; :class:`InvalidMoleculeError` if it is not a
+    molecule."""
+    return mol_to_graph(parse_smiles(smiles), atom_featurizer, bond_featurizer, explicit_h, self_loops)
+
+
+class Featurized(NamedTuple):
+    """Result of :func:`featurize`: ``graphs[i]`` is a MolGraph or None, ``errors[i]`` the
+    reason when it is None."""
+
+    graphs: list
+    errors: list
+
+
+def _featurize_chunk(args) -> Featurized:
+    smiles, atom_spec, bond_spec, explicit_h, self_loops = args
+    mols, errors = [], []
+    with rdBase.BlockLogs():
+        parsed = [Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None for s in smiles]
+    for s, m in zip(smiles, parsed):
+        errors.append(None if m is not None else f"invalid SMILES {s!r}: {_reason(s)}")
+        if m is not None:
+            mols.append(m)
+    graphs = iter(mols_to_graphs(mols, atom_spec, bond_spec, explicit_h, self_loops))
+    return Featurized([next(graphs) if e is None else None for e in errors], errors)
+
+
+def featurize(smiles: Iterable[str], atom_featurizer="canonical", bond_featurizer="canonical",
+              explicit_h: bool = False, self_loops: bool = False, n_jobs: int = 1,
+              chunk_size: int = 1000, progress: bool = True) -> Featurized:
+    """Featurises many SMILES, in input order. Invalid entries give ``None`` and their reason
+    in ``errors`` instead of stopping the run. With ``n_jobs > 1`` chunks go to worker
+    processes; a progress bar shows on a terminal."""
+    smiles = list(smiles)
+    af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
+    chunks = [(smiles[i:i + chunk_size], af.names, bf.names, explicit_h, self_loops)
+              for i in range(0, len(smiles), chunk_size)]
+    graphs, errors = [], []
+    bar = tqdm(total=len(smiles), desc="featurize", unit="mol", disable=(not progress) or None)
+    if n_jobs == 1 or len(chunks) <= 1:
+        results = map(_featurize_chunk, chunks)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=n_jobs if n_jobs > 0 else os.cpu_count())
+        results = pool.map(_featurize_chunk, chunks)
+    try:
+        for r in results:
+            graphs += r.graphs
+            errors += r.errors
+            bar.update(len(r.graphs))
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown()
+    return Featurized(graphs, errors)
+
+
+def read_sdf(path: str | os.PathLike) -> tuple[list, list]:
+    """Molecules of an SDF file (``.sdf`` or ``.sdf.gz``) in file order: ``(mols, errors)`` with
+    ``None`` and a reason for records RDKit rejects."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such SDF file: {path}")
+    opener = gzip.open if path.endswith(".gz") else open
+    mols, errors = [], []
+    with opener(path, "rb") as fh, rdBase.BlockLogs():
+        for i, m in enumerate(Chem.ForwardSDMolSupplier(fh)):
+            mols.append(m)
+            errors.append(None if m is not None else f"SDF record {i + 1} could not be read")
+    return mols, errors
+
+
+RDLogger.DisableLog("rdApp.debug")
