@@ -36,6 +36,7 @@ bench: $(VENV)/.graphsci
 	/tmp/peers/bin/pip install -q --no-deps --force-reinstall .
 	/tmp/peers/bin/python benchmarks/kernels.py
 	/tmp/peers/bin/python benchmarks/node_classification.py
+	/tmp/peers/bin/python benchmarks/featurize.py
 
 # The kernels under AddressSanitizer + UndefinedBehaviorSanitizer: an instrumented copy of the
 # package in build/asan/pkg shadows the installed one for the op tests.

@@ -93,29 +93,39 @@ def mols_to_graphs(mols: Sequence[Chem.Mol], atom_featurizer="canonical", bond_f
     af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
     if explicit_h:
         mols = [Chem.AddHs(m) for m in mols]
-    atoms = [m.GetAtomWithIdx(i) for m in mols for i in range(m.GetNumAtoms())]
-    bonds = [m.GetBondWithIdx(i) for m in mols for i in range(m.GetNumBonds())]
-    node_x = af.encode([[get(a) for a in atoms] for get in af.getters])
-    bond_x = bf.encode([[get(b) for b in bonds] for get in bf.getters])
-    ends = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bonds], dtype=np.int64).reshape(-1, 2)
-    n_atoms = [m.GetNumAtoms() for m in mols]
-    n_bonds = [m.GetNumBonds() for m in mols]
-    node_x, bond_x = torch.from_numpy(node_x), torch.from_numpy(bond_x)
-    out, a0, b0 = [], 0, 0
+    # Read values molecule by molecule: RDKit's atom/bond wrappers are costly objects, and a
+    # chunk's worth of them alive at once makes the garbage collector rescan them repeatedly.
+    atom_cols = [[] for _ in af.getters]
+    bond_cols = [[] for _ in bf.getters]
+    begin, end, n_atoms, n_bonds = [], [], [], []
+    for m in mols:
+        atoms = list(map(m.GetAtomWithIdx, range(m.GetNumAtoms())))
+        for col, get in zip(atom_cols, af.getters):
+            col.extend(map(get, atoms))  # the loop runs in C
+        bonds = list(map(m.GetBondWithIdx, range(m.GetNumBonds())))
+        for col, get in zip(bond_cols, bf.getters):
+            col.extend(map(get, bonds))
+        begin.extend(map(Chem.Bond.GetBeginAtomIdx, bonds))
+        end.extend(map(Chem.Bond.GetEndAtomIdx, bonds))
+        n_atoms.append(len(atoms))
+        n_bonds.append(len(bonds))
+    node_x = torch.from_numpy(af.encode(atom_cols))
+    ends = np.stack([np.asarray(begin, dtype=np.int64), np.asarray(end, dtype=np.int64)], 1)
+    # bond b -> edges 2b (begin -> end) and 2b + 1 (end -> begin), for every molecule at once
+    src = torch.from_numpy(ends.reshape(-1).copy())
+    dst = torch.from_numpy(ends[:, ::-1].reshape(-1).copy())
+    edge_x = torch.from_numpy(np.repeat(bf.encode(bond_cols), 2, axis=0))
+    out, a0, e0 = [], 0, 0
     for na, nb in zip(n_atoms, n_bonds):
-        e = ends[b0:b0 + nb]
-        src = np.stack([e[:, 0], e[:, 1]], 1).reshape(-1)  # 2b: begin->end, 2b+1: end->begin
-        dst = np.stack([e[:, 1], e[:, 0]], 1).reshape(-1)
-        ef = bond_x[b0:b0 + nb].repeat_interleave(2, dim=0)
+        s, d, ef = src[e0:e0 + 2 * nb], dst[e0:e0 + 2 * nb], edge_x[e0:e0 + 2 * nb]
         if self_loops:
-            loops = np.arange(na)
-            src, dst = np.concatenate([src, loops]), np.concatenate([dst, loops])
+            loops = torch.arange(na)
+            s, d = torch.cat([s, loops]), torch.cat([d, loops])
             flag = torch.cat([torch.zeros(2 * nb, 1), torch.ones(na, 1)])
             ef = torch.cat([torch.cat([ef, torch.zeros(na, bf.size)]), flag], 1)
-        g = Graph._trusted(torch.from_numpy(src), torch.from_numpy(dst), na,
-                           torch.tensor([na]), torch.tensor([len(src)]))
+        g = Graph._trusted(s, d, na, torch.tensor([na]), torch.tensor([s.numel()]))
         out.append(MolGraph(g, node_x[a0:a0 + na], ef))
-        a0, b0 = a0 + na, b0 + nb
+        a0, e0 = a0 + na, e0 + 2 * nb
     return out
 
 
