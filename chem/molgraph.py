@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -181,7 +182,10 @@ def featurize(smiles: Iterable[str], atom_featurizer="canonical", bond_featurize
         results = map(_featurize_chunk, chunks)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=n_jobs if n_jobs > 0 else os.cpu_count())
+        # "spawn", not fork: forking a process whose OpenMP/torch thread pools are running can
+        # deadlock the child.
+        pool = ProcessPoolExecutor(max_workers=n_jobs if n_jobs > 0 else os.cpu_count(),
+                                   mp_context=multiprocessing.get_context("spawn"))
         results = pool.map(_featurize_chunk, chunks)
     try:
         for r in results:
