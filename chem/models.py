@@ -1,0 +1,150 @@
+"""Molecular property networks: an encoder (GCN, GAT, GIN, AttentiveFP or D-MPNN) turns a batch
+of molecule graphs into one vector per molecule; an MLP head maps it to the task outputs."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from graphsci import nn as gnn
+from graphsci import ops
+from graphsci.graph import Graph
+
+ARCHITECTURES = ("gcn", "gat", "gin", "attentivefp", "dmpnn")
+
+
+class DMPNNEncoder(nn.Module):
+    """Directed message passing (Yang et al., J. Chem. Inf. Model. 2019, as in chemprop): hidden
+    states live on directed bonds, and a bond's message excludes its own reverse bond. Needs the
+    edge pairing of :func:`graphsci.chem.mol_to_graph` (edge ``e``'s reverse is ``e ^ 1``)."""
+
+    def __init__(self, atom_dim, bond_dim, hidden, depth, dropout):
+        super().__init__()
+        self.w_i = nn.Linear(atom_dim + bond_dim, hidden, bias=False)
+        self.w_h = nn.Linear(hidden, hidden, bias=False)
+        self.w_o = nn.Linear(atom_dim + hidden, hidden)
+        self.depth, self.dropout = depth, nn.Dropout(dropout)
+
+    def forward(self, g: Graph, x, e):
+        rev = torch.arange(g.num_edges, device=x.device) ^ 1
+        paired = g.num_edges % 2 == 0 and bool((g.src[rev] == g.dst).all()) and bool((g.dst[rev] == g.src).all())
+        if not paired:
+            raise ValueError("D-MPNN needs each bond as a pair of directed edges 2b, 2b+1 "
+                             "(graphs from graphsci.chem without self-loops)")
+        h0 = self.w_i(torch.cat([x[g.src], e], 1))
+        h = F.relu(h0)
+        for _ in range(self.depth - 1):
+            into_src = ops.spmm(g, e=h, op="copy_e")[g.src]   # all messages into the bond's source
+            h = self.dropout(F.relu(h0 + self.w_h(into_src - h[rev])))
+        atom_msg = ops.spmm(g, e=h, op="copy_e")
+        return self.dropout(F.relu(self.w_o(torch.cat([x, atom_msg], 1))))
+
+
+class AttentiveFPEncoder(nn.Module):
+    """AttentiveFP atom embedding (Xiong et al., J. Med. Chem. 2020): attention over neighbours
+    (the first layer also reads bond features) with GRU updates."""
+
+    def __init__(self, atom_dim, bond_dim, hidden, depth, dropout):
+        super().__init__()
+        self.lin_atom = nn.Linear(atom_dim, hidden)
+        self.lin_neigh = nn.Linear(hidden + bond_dim, hidden)
+        self.att = nn.ModuleList([nn.Linear(2 * hidden, 1) for _ in range(depth)])
+        self.msg = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
+        self.gru = nn.ModuleList([nn.GRUCell(hidden, hidden) for _ in range(depth)])
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, g: Graph, x, e):
+        h = F.leaky_relu(self.lin_atom(x))
+        for layer, (att, msg, gru) in enumerate(zip(self.att, self.msg, self.gru)):
+            neigh = F.leaky_relu(self.lin_neigh(torch.cat([h[g.src], e], 1))) if layer == 0 else h[g.src]
+            score = F.leaky_relu(att(torch.cat([h[g.dst], neigh], 1)))
+            alpha = self.dropout(ops.edge_softmax(g, score))
+            context = F.elu(ops.spmm(g, e=alpha * msg(neigh), op="copy_e"))
+            h = F.relu(gru(context, h))
+        return h
+
+
+class AttentiveReadout(nn.Module):
+    """AttentiveFP's molecule-level readout: ``steps`` rounds of attention over the atoms from a
+    GRU-updated molecule state."""
+
+    def __init__(self, hidden, steps=2, dropout=0.0):
+        super().__init__()
+        self.att = nn.Linear(2 * hidden, 1)
+        self.msg = nn.Linear(hidden, hidden)
+        self.gru = nn.GRUCell(hidden, hidden)
+        self.steps, self.dropout = steps, nn.Dropout(dropout)
+
+    def forward(self, g: Graph, h):
+        lengths = g.batch_num_nodes.to(h.device)
+        state = ops.segment_reduce(h, lengths, "sum")
+        for _ in range(self.steps):
+            expanded = state.repeat_interleave(lengths, dim=0)
+            score = F.leaky_relu(self.att(torch.cat([expanded, h], 1)))
+            alpha = self.dropout(gnn.segment_softmax(score, lengths))
+            context = F.elu(ops.segment_reduce(alpha * self.msg(h), lengths, "sum"))
+            state = F.relu(self.gru(context, state))
+        return state
+
+
+class _Stack(nn.Module):
+    """Layers of one of the core convolutions with ReLU and dropout in between."""
+
+    def __init__(self, arch, atom_dim, bond_dim, hidden, depth, dropout):
+        super().__init__()
+        dims = [atom_dim] + [hidden] * depth
+        if arch == "gcn":
+            self.convs = nn.ModuleList([gnn.GCNConv(a, b) for a, b in zip(dims[:-1], dims[1:])])
+        elif arch == "gat":
+            heads = 4
+            self.convs = nn.ModuleList([gnn.GATConv(a, b // heads, heads, edge_feats=bond_dim)
+                                        for a, b in zip(dims[:-1], dims[1:])])
+        else:
+            self.convs = nn.ModuleList([
+                gnn.GINConv(nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, b)), train_eps=True)
+                for a, b in zip(dims[:-1], dims[1:])])
+        self.arch, self.dropout = arch, nn.Dropout(dropout)
+
+    def forward(self, g, x, e):
+        for conv in self.convs:
+            x = conv(g, x, e) if self.arch == "gat" else conv(g, x)
+            x = self.dropout(F.relu(x))
+        return x
+
+
+class MoleculeGNN(nn.Module):
+    """Encoder + readout + MLP head; ``forward(graph, x, edge_feats)`` returns
+    ``(num_molecules, n_tasks)`` and ``embed`` the molecule vectors before the head."""
+
+    def __init__(self, arch: str, atom_dim: int, bond_dim: int, n_tasks: int, hidden: int = 300,
+                 depth: int = 3, dropout: float = 0.0, readout: str = "mean", ffn_hidden: int = 300,
+                 ffn_layers: int = 2):
+        super().__init__()
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+        if arch == "gat" and hidden % 4:
+            raise ValueError("gat needs hidden divisible by its 4 heads")
+        if arch == "dmpnn":
+            self.encoder = DMPNNEncoder(atom_dim, bond_dim, hidden, depth, dropout)
+        elif arch == "attentivefp":
+            self.encoder = AttentiveFPEncoder(atom_dim, bond_dim, hidden, depth, dropout)
+        else:
+            self.encoder = _Stack(arch, atom_dim, bond_dim, hidden, depth, dropout)
+        if arch == "attentivefp":
+            self.readout = AttentiveReadout(hidden, dropout=dropout)
+        elif readout in ("sum", "mean", "max"):
+            self.readout = {"sum": gnn.SumReadout, "mean": gnn.MeanReadout, "max": gnn.MaxReadout}[readout]()
+        else:
+            raise ValueError(f"unknown readout {readout!r}; expected sum, mean or max")
+        layers, d = [], hidden
+        for _ in range(ffn_layers - 1):
+            layers += [nn.Dropout(dropout), nn.Linear(d, ffn_hidden), nn.ReLU()]
+            d = ffn_hidden
+        layers += [nn.Dropout(dropout), nn.Linear(d, n_tasks)]
+        self.head = nn.Sequential(*layers)
+
+    def embed(self, g: Graph, x, e) -> torch.Tensor:
+        return self.readout(g, self.encoder(g, x, e))
+
+    def forward(self, g: Graph, x, e) -> torch.Tensor:
+        return self.head(self.embed(g, x, e))
