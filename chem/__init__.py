@@ -6,6 +6,7 @@ Installed from the top-level ``chem/`` folder as ``graphsci.chem``; it builds on
 from graphsci.chem.datasets import InvalidRow, MoleculeDataset, from_smiles, load_csv
 from graphsci.chem.features import (ATOM_FEATURES, ATOM_PRESETS, BOND_FEATURES, BOND_PRESETS,
                                     AtomFeaturizer, BondFeaturizer)
+from graphsci.chem.predictor import MoleculePropertyPredictor
 from graphsci.chem.models import ARCHITECTURES, MoleculeGNN
 from graphsci.chem.molgraph import (Featurized, InvalidMoleculeError, MolGraph, featurize,
                                     mol_to_graph, mols_to_graphs, parse_smiles, read_sdf,
@@ -17,4 +18,4 @@ __all__ = ["AtomFeaturizer", "BondFeaturizer", "ATOM_FEATURES", "BOND_FEATURES",
            "BOND_PRESETS", "MolGraph", "InvalidMoleculeError", "Featurized", "featurize",
            "mol_to_graph", "mols_to_graphs", "smiles_to_graph", "parse_smiles", "read_sdf",
            "MoleculeDataset", "InvalidRow", "from_smiles", "load_csv", "random_split", "scaffold",
-           "scaffold_split", "stratified_split", "split", "MoleculeGNN", "ARCHITECTURES"]
+           "scaffold_split", "stratified_split", "split", "MoleculeGNN", "ARCHITECTURES", "MoleculePropertyPredictor"]

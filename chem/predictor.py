@@ -1,0 +1,294 @@
+"""MoleculePropertyPredictor: a scikit-learn estimator from SMILES to properties, with deep
+ensembles for uncertainty and a pickle-free saved form (``model.safetensors`` + ``card.json``)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+
+import graphsci
+from graphsci.chem.datasets import from_smiles, guess_smiles_column
+from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
+from graphsci.chem.models import MoleculeGNN
+from graphsci.chem.splits import random_split
+from graphsci.data.graphs import GraphDataset
+from graphsci.train import Trainer, roc_auc
+from graphsci.train.trainer import seed_everything
+
+CARD_VERSION = 1
+_ARCH_PARAMS = ("arch", "hidden", "depth", "dropout", "readout", "ffn_hidden", "ffn_layers")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class MoleculePropertyPredictor(BaseEstimator):
+    """Graph neural network property model on SMILES.
+
+    Parameters
+    ----------
+    task : ``regression`` (targets standardised while training) or ``classification``
+        (binary / multi-label, masked BCE; NaN = missing label).
+    arch : ``dmpnn``, ``gcn``, ``gat``, ``gin`` or ``attentivefp``.
+    n_models : ensemble size; predictions are the mean and ``return_std`` gives the spread.
+    val_fraction : share of the training molecules held out for early stopping.
+    Other parameters set the network and the optimisation.
+
+    Fitted attributes: ``models_``, ``target_names_``, ``mean_``/``scale_`` (regression),
+    ``invalid_`` (training rows skipped for invalid SMILES).
+    """
+
+    def __init__(self, task: str = "regression", arch: str = "dmpnn", hidden: int = 300,
+                 depth: int = 3, dropout: float = 0.0, readout: str = "mean", ffn_hidden: int = 300,
+                 ffn_layers: int = 2, epochs: int = 50, batch_size: int = 50, lr: float = 1e-3,
+                 weight_decay: float = 0.0, patience: int | None = None, n_models: int = 1,
+                 val_fraction: float = 0.1, atom_features: str = "canonical",
+                 bond_features: str = "canonical", seed: int = 0, n_jobs: int = 1,
+                 progress: bool = True):
+        self.task, self.arch, self.hidden, self.depth = task, arch, hidden, depth
+        self.dropout, self.readout, self.ffn_hidden, self.ffn_layers = dropout, readout, ffn_hidden, ffn_layers
+        self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
+        self.patience, self.n_models, self.val_fraction = patience, n_models, val_fraction
+        self.atom_features, self.bond_features = atom_features, bond_features
+        self.seed, self.n_jobs, self.progress = seed, n_jobs, progress
+
+    # ---- inputs ------------------------------------------------------------------------------
+    @staticmethod
+    def _smiles(X, smiles_col=None):
+        if isinstance(X, pd.DataFrame):
+            col = smiles_col if smiles_col is not None else guess_smiles_column(X)
+            if col not in X.columns:
+                raise ValueError(f"column {col!r} not in the DataFrame (columns: {', '.join(map(str, X.columns))})")
+            return X[col].tolist()
+        if isinstance(X, str):
+            raise ValueError("X must be a sequence of SMILES, not a single string")
+        return list(X)
+
+    def _check_params(self):
+        if self.task not in ("regression", "classification"):
+            raise ValueError(f"task must be 'regression' or 'classification', got {self.task!r}")
+        if self.n_models < 1:
+            raise ValueError("n_models must be at least 1")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError("val_fraction must be in [0, 1)")
+
+    # ---- training ----------------------------------------------------------------------------
+    def fit(self, X, y=None, smiles_col: str | None = None, target_cols=None):
+        """``fit(smiles, y)`` or ``fit(df, smiles_col=..., target_cols=[...])``. ``y`` is
+        ``(n,)`` or ``(n, tasks)`` with NaN for missing labels."""
+        self._check_params()
+        smiles = self._smiles(X, smiles_col)
+        if y is None:
+            if not isinstance(X, pd.DataFrame) or not target_cols:
+                raise ValueError("give y, or a DataFrame with target_cols")
+            missing = [c for c in target_cols if c not in X.columns]
+            if missing:
+                raise ValueError(f"target column(s) {missing} not in the DataFrame")
+            y, names = X[list(target_cols)].to_numpy(dtype=np.float64), list(target_cols)
+        else:
+            y = np.asarray(y, dtype=np.float64)
+            names = list(target_cols) if target_cols else (
+                [str(getattr(y, "name", None) or "y")] if y.ndim == 1 else [f"task{j}" for j in range(y.shape[1])])
+        y2 = y.reshape(len(y), -1)
+        if len(y2) != len(smiles):
+            raise ValueError(f"y has {len(y2)} rows for {len(smiles)} molecules")
+        data = from_smiles(smiles, y2, names, self.atom_features, self.bond_features,
+                           n_jobs=self.n_jobs, progress=self.progress)
+        self.invalid_ = data.invalid
+        if self.invalid_:
+            warnings.warn(f"{len(self.invalid_)} of {len(smiles)} training SMILES are invalid and were "
+                          f"skipped (first: row {self.invalid_[0].row}: {self.invalid_[0].reason})")
+        if len(data) == 0:
+            raise ValueError("no valid molecules to train on")
+        yt = data.y.numpy().astype(np.float64)
+        if self.task == "classification" and not np.isin(yt[~np.isnan(yt)], (0.0, 1.0)).all():
+            raise ValueError("classification targets must be 0, 1 or NaN")
+        if self.task == "regression":
+            self.mean_ = np.nanmean(yt, 0)
+            self.scale_ = np.nan_to_num(np.nanstd(yt, 0), nan=1.0)
+            self.scale_[self.scale_ == 0] = 1.0
+            yt = (yt - self.mean_) / self.scale_
+        samples = [s._replace(y=torch.tensor(yt[i], dtype=torch.float32)) for i, s in enumerate(data.samples)]
+        self.target_names_ = names
+        self.atom_dim_ = AtomFeaturizer(self.atom_features).size
+        self.bond_dim_ = BondFeaturizer(self.bond_features).size
+        self.models_ = []
+        for m in range(self.n_models):
+            seed = self.seed + m
+            train_idx, val_idx, _ = random_split(len(samples), (1 - self.val_fraction, self.val_fraction, 0.0), seed)
+            train = GraphDataset([samples[i] for i in train_idx])
+            val = GraphDataset([samples[i] for i in (val_idx if len(val_idx) else train_idx)])
+            seed_everything(seed)
+            model = self._new_model()
+            Trainer(max_epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay,
+                    loss="mse" if self.task == "regression" else "bce",
+                    metric="rmse" if self.task == "regression" else "roc_auc",
+                    patience=self.patience, batch_size=self.batch_size, seed=seed,
+                    progress=self.progress).fit_graphs(model, train, val)
+            self.models_.append(model.eval())
+        return self
+
+    def _new_model(self) -> MoleculeGNN:
+        return MoleculeGNN(self.arch, self.atom_dim_, self.bond_dim_, len(self.target_names_),
+                           hidden=self.hidden, depth=self.depth, dropout=self.dropout,
+                           readout=self.readout, ffn_hidden=self.ffn_hidden, ffn_layers=self.ffn_layers)
+
+    # ---- prediction --------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not getattr(self, "models_", None):
+            raise ValueError("this MoleculePropertyPredictor is not fitted yet; call fit or load")
+
+    def _raw(self, X, smiles_col=None):
+        """Per-model outputs (models, n, tasks) in target units / probabilities, NaN rows for
+        invalid SMILES, and the per-row error messages."""
+        self._check_fitted()
+        smiles = self._smiles(X, smiles_col)
+        data = from_smiles(smiles, None, None, self.atom_features, self.bond_features,
+                           n_jobs=self.n_jobs, progress=self.progress)
+        errors = [None] * len(smiles)
+        for bad in data.invalid:
+            errors[bad.row] = bad.reason
+        out = np.full((len(self.models_), len(smiles), len(self.target_names_)), np.nan)
+        if len(data):
+            trainer = Trainer(batch_size=max(self.batch_size, 256), progress=False)
+            for k, model in enumerate(self.models_):
+                pred = trainer.predict_graphs(model, data).double().numpy()
+                if self.task == "regression":
+                    pred = pred * self.scale_ + self.mean_
+                else:
+                    pred = 1.0 / (1.0 + np.exp(-pred))
+                out[k, data.rows] = pred
+        return out, errors
+
+    def _shape(self, values, X):
+        """(n, tasks) -> a DataFrame for DataFrame input, else (n,) for one task or (n, tasks)."""
+        if isinstance(X, pd.DataFrame):
+            return pd.DataFrame(values, index=X.index, columns=self.target_names_)
+        return values[:, 0] if values.shape[1] == 1 else values
+
+    def predict(self, X, smiles_col: str | None = None, return_std: bool = False):
+        """Regression: ensemble mean in target units (``return_std`` adds the ensemble standard
+        deviation). Classification: 0/1 labels. Invalid SMILES give NaN rows (and a warning)."""
+        raw, errors = self._raw(X, smiles_col)
+        bad = [i for i, e in enumerate(errors) if e]
+        if bad:
+            warnings.warn(f"{len(bad)} invalid SMILES predicted as NaN (first: row {bad[0]}: {errors[bad[0]]})")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of invalid SMILES
+            mean = np.nanmean(raw, 0) if len(raw) > 1 else raw[0]
+            std = np.nanstd(raw, 0) if len(raw) > 1 else np.zeros_like(raw[0])
+        if self.task == "classification":
+            mean = np.where(np.isnan(mean), np.nan, (mean >= 0.5).astype(float))
+        std[np.isnan(mean)] = np.nan
+        if return_std:
+            return self._shape(mean, X), self._shape(std, X)
+        return self._shape(mean, X)
+
+    def predict_proba(self, X, smiles_col: str | None = None):
+        """Probability of the positive class: ``(n, 2)`` for one task (scikit-learn's layout),
+        ``(n, tasks)`` for several; NaN rows for invalid SMILES."""
+        if self.task != "classification":
+            raise ValueError("predict_proba needs task='classification'")
+        raw, _ = self._raw(X, smiles_col)
+        p = raw.mean(0)
+        if p.shape[1] == 1 and not isinstance(X, pd.DataFrame):
+            return np.hstack([1 - p, p])
+        return self._shape(p, X)
+
+    def score(self, X, y, smiles_col: str | None = None) -> float:
+        """R² (regression) or mean ROC-AUC over tasks (classification), on labelled rows."""
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if self.task == "classification":
+            raw, _ = self._raw(X, smiles_col)
+            return roc_auc(raw.mean(0), y)
+        pred = np.asarray(self.predict(X, smiles_col), dtype=np.float64).reshape(len(y), -1)
+        ok = ~np.isnan(y) & ~np.isnan(pred)
+        resid = ((y - pred) ** 2)[ok].sum()
+        total = ((y - np.nanmean(np.where(ok, y, np.nan), 0)) ** 2)[ok].sum()
+        return float(1 - resid / total) if total > 0 else float("nan")
+
+    # ---- saving ------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Writes ``model.safetensors`` (all ensemble members) and ``card.json``."""
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model{k}.{name}": t.detach().contiguous()
+                   for k, m in enumerate(self.models_) for name, t in m.state_dict().items()}
+        weights = directory / "model.safetensors"
+        save_file(tensors, str(weights))
+        card = {
+            "format": "graphsci.molecule-predictor", "card_version": CARD_VERSION,
+            "graphsci_version": graphsci.__version__, "params": self.get_params(),
+            "targets": self.target_names_, "n_models": len(self.models_),
+            "featurizer": {"atom": AtomFeaturizer(self.atom_features).spec(),
+                           "bond": BondFeaturizer(self.bond_features).spec()},
+            "normalisation": ({"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+                              if self.task == "regression" else None),
+            "weights": {"file": weights.name, "sha256": _sha256(weights)},
+        }
+        (directory / "card.json").write_text(json.dumps(card, indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "MoleculePropertyPredictor":
+        """Loads a saved model; a missing, corrupt or mismatched file is a ValueError naming it."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        card_path = directory / "card.json"
+        if not card_path.is_file():
+            raise ValueError(f"{card_path} is missing: not a saved graphsci model directory")
+        try:
+            card = json.loads(card_path.read_text())
+            if card.get("format") != "graphsci.molecule-predictor":
+                raise ValueError(f"format is {card.get('format')!r}")
+            params, weights_info = card["params"], card["weights"]
+            est = cls(**params)
+            est.target_names_ = list(card["targets"])
+            n_models = int(card["n_models"])
+            if est.task == "regression":
+                est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
+                est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{card_path} is corrupt or not a graphsci model card: {exc}") from exc
+        weights = directory / weights_info["file"]
+        if not weights.is_file():
+            raise ValueError(f"{weights} is missing")
+        digest = _sha256(weights)
+        if digest != weights_info["sha256"]:
+            raise ValueError(f"{weights} does not match its checksum in card.json "
+                             f"(sha256 {digest[:12]}..., expected {weights_info['sha256'][:12]}...)")
+        try:
+            tensors = load_file(str(weights))
+        except (SafetensorError, OSError) as exc:
+            raise ValueError(f"{weights} cannot be read: {exc}") from exc
+        est.atom_dim_ = AtomFeaturizer(est.atom_features).size
+        est.bond_dim_ = BondFeaturizer(est.bond_features).size
+        est.invalid_ = []
+        est.models_ = []
+        for k in range(n_models):
+            model = est._new_model()
+            prefix = f"model{k}."
+            state = {name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)}
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as exc:
+                raise ValueError(f"{weights} does not fit the architecture in card.json: {exc}") from exc
+            est.models_.append(model.eval())
+        return est

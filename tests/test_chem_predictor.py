@@ -1,0 +1,105 @@
+"""MoleculePropertyPredictor: scikit-learn behaviour, ensembles, save/load, bad input."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+
+from graphsci.chem import MoleculePropertyPredictor
+from conftest import SHARED_DATA
+
+ESOL = pd.read_csv(f"{SHARED_DATA}/molecules/esol_delaney.csv")
+SMALL = dict(hidden=32, depth=2, ffn_hidden=32, epochs=15, batch_size=32, lr=3e-3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    est = MoleculePropertyPredictor(n_models=2, **SMALL)
+    return est.fit(ESOL["smiles"][:240], ESOL["logp"][:240])
+
+
+def test_fit_predict_with_uncertainty(fitted):
+    test = ESOL[240:300]
+    mean, std = fitted.predict(test["smiles"], return_std=True)
+    assert mean.shape == (60,) and std.shape == (60,) and (std >= 0).all() and (std > 0).any()
+    rmse = float(np.sqrt(np.mean((mean - test["logp"].to_numpy()) ** 2)))
+    assert rmse < 1.8  # a learnt model: the target's own spread is about 2.1
+    assert fitted.score(test["smiles"], test["logp"]) > 0.2
+
+
+def test_dataframe_in_and_out_with_invalid_row(fitted):
+    df = pd.DataFrame({"SMILES": ["CCO", "C1CC", "c1ccccc1"], "id": [7, 8, 9]}, index=[10, 11, 12])
+    with pytest.warns(UserWarning, match="1 invalid SMILES"):
+        out = fitted.predict(df)
+    assert list(out.index) == [10, 11, 12] and list(out.columns) == fitted.target_names_
+    assert np.isnan(out.loc[11].iloc[0]) and not np.isnan(out.loc[10].iloc[0])
+
+
+def test_fit_from_dataframe_with_columns_and_invalid_training_row():
+    df = ESOL[:80].copy()
+    df.loc[df.index[3], "smiles"] = "not-a-smiles"
+    with pytest.warns(UserWarning, match="1 of 80 training SMILES are invalid"):
+        est = MoleculePropertyPredictor(**dict(SMALL, epochs=2)).fit(df, smiles_col="smiles", target_cols=["logp"])
+    assert est.invalid_[0].row == 3 and est.target_names_ == ["logp"]
+
+
+def test_save_load_identical_predictions(fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["card.json", "model.safetensors"]
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["n_models"] == 2 and len(card["weights"]["sha256"]) == 64
+    assert card["featurizer"]["atom"]["size"] == 85
+    loaded = MoleculePropertyPredictor.load(tmp_path / "m")
+    smiles = ESOL["smiles"][300:340]
+    a, sa = fitted.predict(smiles, return_std=True)
+    b, sb = loaded.predict(smiles, return_std=True)
+    assert np.array_equal(a, b) and np.array_equal(sa, sb)
+
+
+def test_corrupt_card_and_weights_are_clear_errors(fitted, tmp_path):
+    d = fitted.save(tmp_path / "m")
+    (d / "card.json").write_text("{ not json")
+    with pytest.raises(ValueError, match="card.json is corrupt"):
+        MoleculePropertyPredictor.load(d)
+    d = fitted.save(tmp_path / "m2")
+    blob = bytearray((d / "model.safetensors").read_bytes())
+    blob[-5] ^= 0xFF
+    (d / "model.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="checksum"):
+        MoleculePropertyPredictor.load(d)
+    with pytest.raises(ValueError, match="missing"):
+        MoleculePropertyPredictor.load(tmp_path / "nowhere")
+
+
+def test_classification_multitask_with_missing_labels():
+    tox = pd.read_csv(f"{SHARED_DATA}/molecules/tox21.csv")[:300]
+    tasks = ["NR-AR", "SR-ARE"]
+    est = MoleculePropertyPredictor(task="classification", **dict(SMALL, epochs=3))
+    est.fit(tox, smiles_col="smiles", target_cols=tasks)
+    proba = est.predict_proba(tox[:20], smiles_col="smiles")
+    assert list(proba.columns) == tasks and ((proba >= 0) & (proba <= 1)).all().all()
+    labels = est.predict(tox["smiles"][:20])
+    assert set(np.unique(labels)) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="0, 1 or NaN"):
+        MoleculePropertyPredictor(task="classification", **SMALL).fit(["CCO", "CC"], [0.5, 1.0])
+
+
+def test_sklearn_clone_and_cross_val_score():
+    est = MoleculePropertyPredictor(**dict(SMALL, epochs=2))
+    c = clone(est)
+    assert c.get_params() == est.get_params() and not hasattr(c, "models_")
+    scores = cross_val_score(est, ESOL["smiles"][:90].tolist(), ESOL["logp"][:90].to_numpy(), cv=2)
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+def test_unfitted_and_bad_arguments():
+    with pytest.raises(ValueError, match="not fitted"):
+        MoleculePropertyPredictor().predict(["CCO"])
+    with pytest.raises(ValueError, match="task"):
+        MoleculePropertyPredictor(task="ranking").fit(["CCO"], [1.0])
+    with pytest.raises(ValueError, match="rows"):
+        MoleculePropertyPredictor(**SMALL).fit(["CCO", "CC"], [1.0])
+    with pytest.raises(ValueError, match="single string"):
+        MoleculePropertyPredictor(**SMALL).fit("CCO", [1.0])
