@@ -95,7 +95,16 @@ class Featurizer:
     ``size`` is the row length: the sum of one-hot widths (vocabulary + "other" slot) and one per
     scalar feature; ``slices`` maps each name to its columns."""
 
-    def __init__(self, names: Sequence[str], table: dict[str, Feature], kind: str):
+    table: dict[str, Feature]
+    presets: dict[str, list[str]]
+    kind: str
+
+    def __init__(self, names: str | Sequence[str]):
+        table, kind = self.table, self.kind
+        if isinstance(names, str):
+            if names not in self.presets:
+                raise ValueError(f"unknown {kind} preset {names!r}; expected one of {', '.join(self.presets)}")
+            names = self.presets[names]
         names = list(names)
         unknown = [n for n in names if n not in table]
         if unknown:
@@ -155,21 +164,17 @@ class AtomFeaturizer(Featurizer):
     """Atom features by name or preset (``canonical``, ``compact``, ``chemprop``); see
     :data:`ATOM_FEATURES`. Sizes: canonical 85, compact 31, chemprop 72."""
 
+    table, presets, kind = ATOM_FEATURES, ATOM_PRESETS, "atom"
+
     def __init__(self, features: str | Sequence[str] = "canonical"):
-        if isinstance(features, str):
-            if features not in ATOM_PRESETS:
-                raise ValueError(f"unknown atom preset {features!r}; expected one of {', '.join(ATOM_PRESETS)}")
-            features = ATOM_PRESETS[features]
-        super().__init__(features, ATOM_FEATURES, "atom")
+        super().__init__(features)
 
 
 class BondFeaturizer(Featurizer):
     """Bond features by name or preset (``canonical``/``chemprop`` 14, ``compact`` 7); see
     :data:`BOND_FEATURES`."""
 
+    table, presets, kind = BOND_FEATURES, BOND_PRESETS, "bond"
+
     def __init__(self, features: str | Sequence[str] = "canonical"):
-        if isinstance(features, str):
-            if features not in BOND_PRESETS:
-                raise ValueError(f"unknown bond preset {features!r}; expected one of {', '.join(BOND_PRESETS)}")
-            features = BOND_PRESETS[features]
-        super().__init__(features, BOND_FEATURES, "bond")
+        super().__init__(features)

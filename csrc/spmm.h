@@ -29,6 +29,19 @@ inline void prefetch_row(const Operand<T>& lhs, const I* indices, int64_t k, int
   }
 }
 
+// The operand rows edge slot k reads for head h (null where the op does not read an operand),
+// asking for the source row a few slots ahead on the way.
+template <class Op, class T, class I>
+inline void edge_rows(const I* indices, const I* eids, int64_t k, int64_t nnz, const Operand<T>& lhs,
+                      const Operand<T>& rhs, int64_t h, int64_t l_off, int64_t r_off,
+                      int64_t prefetch_bytes, const T*& l, const T*& r) {
+  if constexpr (Op::lhs) {
+    prefetch_row(lhs, indices, k, nnz, h, l_off, prefetch_bytes);
+    l = lhs.at(int64_t(indices[k]), h) + l_off;
+  }
+  if constexpr (Op::rhs) r = rhs.at(eids ? int64_t(eids[k]) : k, h) + r_off;
+}
+
 // Sum/mean over a full chunk with explicit vector registers (GCC vector extensions): four
 // accumulators that never leave registers while the row's edges stream past.
 template <class Op, class T, class I>
@@ -47,14 +60,9 @@ inline void spmm_sum_chunk(const I* indices, const I* eids, int64_t beg, int64_t
   V a0{}, a1{}, a2{}, a3{};
   const int64_t l_off = lhs.bcast_d ? 0 : d0, r_off = rhs.bcast_d ? 0 : d0;
   for (int64_t k = beg; k < end; ++k) {
-    const int64_t eid = eids ? int64_t(eids[k]) : k;
     const T* l = nullptr;
     const T* r = nullptr;
-    if constexpr (Op::lhs) {
-      prefetch_row(lhs, indices, k, nnz, h, l_off, int64_t(GS_CHUNK_BYTES));
-      l = lhs.at(int64_t(indices[k]), h) + l_off;
-    }
-    if constexpr (Op::rhs) r = rhs.at(eid, h) + r_off;
+    edge_rows<Op>(indices, eids, k, nnz, lhs, rhs, h, l_off, r_off, GS_CHUNK_BYTES, l, r);
     V x0{}, x1{}, x2{}, x3{}, y0{}, y1{}, y2{}, y3{};
     if constexpr (Op::lhs) {
       x0 = load(l, lhs.bcast_d, 0); x1 = load(l, lhs.bcast_d, 1);
@@ -93,11 +101,7 @@ inline void spmm_chunk(const I* indices, const I* eids, int64_t beg, int64_t end
     const int64_t eid = eids ? int64_t(eids[k]) : k;
     const T* l = nullptr;
     const T* r = nullptr;
-    if constexpr (Op::lhs) {
-      prefetch_row(lhs, indices, k, nnz, h, l_off, int64_t(w * sizeof(T)));
-      l = lhs.at(int64_t(indices[k]), h) + l_off;
-    }
-    if constexpr (Op::rhs) r = rhs.at(eid, h) + r_off;
+    edge_rows<Op>(indices, eids, k, nnz, lhs, rhs, h, l_off, r_off, int64_t(w * sizeof(T)), l, r);
     fold_row<Op, R>(acc, R::has_arg ? idx : nullptr, l, lhs.bcast_d, r, rhs.bcast_d, w, eid);
   }
   const int64_t deg = end - beg;

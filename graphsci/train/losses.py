@@ -9,21 +9,23 @@ def cross_entropy(logits, y):
     return F.cross_entropy(logits, y.long())
 
 
-def masked_bce(logits, y):
-    """Binary cross-entropy with logits over the labelled cells only."""
-    y = y.to(logits.dtype).view_as(logits)
-    ok = ~torch.isnan(y)
-    if not bool(ok.any()):
-        return logits.sum() * 0.0
-    return F.binary_cross_entropy_with_logits(logits[ok], y[ok])
-
-
-def masked_mse(pred, y):
+def _masked(loss_fn, pred, y):
+    """``loss_fn`` over the labelled (non-NaN) cells; 0 with a gradient path when none are."""
     y = y.to(pred.dtype).view_as(pred)
     ok = ~torch.isnan(y)
     if not bool(ok.any()):
         return pred.sum() * 0.0
-    return F.mse_loss(pred[ok], y[ok])
+    return loss_fn(pred[ok], y[ok])
+
+
+def masked_bce(logits, y):
+    """Binary cross-entropy with logits over the labelled cells only."""
+    return _masked(F.binary_cross_entropy_with_logits, logits, y)
+
+
+def masked_mse(pred, y):
+    """Mean squared error over the labelled cells only."""
+    return _masked(F.mse_loss, pred, y)
 
 
 LOSSES = {"cross_entropy": cross_entropy, "bce": masked_bce, "mse": masked_mse}
