@@ -219,3 +219,22 @@ def test_inference_path_equals_autograd_path(reduce):
         tracked = call(x.clone().requires_grad_(), e.clone().requires_grad_())
         assert tracked.requires_grad
         assert torch.equal(plain, tracked.detach())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensors_run_on_the_reference_twins():
+    """CUDA tensors are not covered by the native core: every op falls back to its twin and
+    agrees with the CPU result."""
+    g = _big_graph(n=60, m=400)
+    x = torch.randn(60, 2, 4, dtype=torch.float64, requires_grad=True)
+    e = torch.rand(400, 2, dtype=torch.float64) + 0.5
+    gc, xc, ec = g.to("cuda"), x.detach().cuda().requires_grad_(), e.cuda()
+    for f in (lambda g, x, e: ops.spmm(g, x, e, "u_mul_e", "max"),
+              lambda g, x, e: ops.sddmm(g, x, x, "dot"),
+              lambda g, x, e: ops.edge_softmax(g, e),
+              lambda g, x, e: ops.segment_reduce(x, [20, 40], "mean")):
+        cpu, gpu = f(g, x, e), f(gc, xc, ec)
+        assert gpu.is_cuda
+        torch.testing.assert_close(gpu.cpu(), cpu.detach())
+        gpu.sum().backward()
+    assert xc.grad is not None and xc.grad.is_cuda
