@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "message.h"
 #include "operand.h"
@@ -85,6 +86,53 @@ inline void spmm_sum_chunk(const I* indices, const I* eids, int64_t beg, int64_t
   __builtin_memcpy(out + 3 * L, &a3, sizeof(V));
 }
 
+// Max/min with arg over a full chunk in vector registers: the compare yields a lane mask that
+// selects both the value and the edge id (ids in integer lanes as wide as the values).
+template <class Op, class R, class T, class I>
+inline void spmm_cmp_chunk(const I* indices, const I* eids, int64_t beg, int64_t end, int64_t nnz,
+                           const Operand<T>& lhs, const Operand<T>& rhs, int64_t h, int64_t d0,
+                           T* __restrict__ out, int64_t* __restrict__ arg) {
+  constexpr int64_t VB = GS_CHUNK_BYTES / 4;
+  using IT = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  typedef T V __attribute__((vector_size(VB)));
+  typedef IT VI __attribute__((vector_size(VB)));
+  constexpr int64_t L = VB / sizeof(T);
+  constexpr bool is_max = std::is_same_v<R, MaxR<T>>;
+  V acc[4];
+  VI idx[4];
+  for (int j = 0; j < 4; ++j) { acc[j] = V{} + R::init(); idx[j] = VI{} - 1; }
+  const int64_t l_off = lhs.bcast_d ? 0 : d0, r_off = rhs.bcast_d ? 0 : d0;
+  for (int64_t k = beg; k < end; ++k) {
+    const T* l = nullptr;
+    const T* r = nullptr;
+    edge_rows<Op>(indices, eids, k, nnz, lhs, rhs, h, l_off, r_off, GS_CHUNK_BYTES, l, r);
+    const VI id = VI{} + IT(eids ? int64_t(eids[k]) : k);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      V x{}, y{};
+      if constexpr (Op::lhs) {
+        if (lhs.bcast_d) x = V{} + l[0];
+        else __builtin_memcpy(&x, l + j * L, sizeof(V));
+      }
+      if constexpr (Op::rhs) {
+        if (rhs.bcast_d) y = V{} + r[0];
+        else __builtin_memcpy(&y, r + j * L, sizeof(V));
+      }
+      const V v = Op::apply(x, y);
+      const VI better = is_max ? (v > acc[j]) : (v < acc[j]);
+      acc[j] = better ? v : acc[j];
+      idx[j] = better ? id : idx[j];
+    }
+  }
+  const bool empty = end == beg;
+  for (int j = 0; j < 4; ++j) {
+    for (int64_t q = 0; q < L; ++q) {
+      out[j * L + q] = empty ? T(0) : acc[j][q];
+      arg[j * L + q] = int64_t(idx[j][q]);
+    }
+  }
+}
+
 // Reduces the edges of one row into out[d0, d0 + W) of head h. W is a compile-time width for
 // full chunks (the accumulator then lives in registers) or the runtime tail width.
 template <class Op, class R, int64_t W, class T, class I>
@@ -128,6 +176,13 @@ void spmm(const I* indptr, const I* indices, const I* eids, int64_t num_rows,
       for (int64_t d0 = 0; d0 < D; d0 += C) {
         const int64_t f = i * F + h * D + d0;
         int64_t* a = R::has_arg ? arg + f : nullptr;
+        if constexpr (R::has_arg) {
+          // Edge ids fit the integer lanes unless 64-bit ids meet 32-bit values.
+          if (D - d0 >= C && (sizeof(T) == 8 || sizeof(I) == 4)) {
+            spmm_cmp_chunk<Op, R, T, I>(indices, eids, beg, end, nnz, lhs, rhs, h, d0, out + f, a);
+            continue;
+          }
+        }
         if constexpr (!R::has_arg) {
           if (D - d0 >= C) {
             spmm_sum_chunk<Op, T, I>(indices, eids, beg, end, nnz, lhs, rhs, h, d0, R::mean, out + f);
