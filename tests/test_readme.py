@@ -22,6 +22,7 @@ def _check(ns):
     if "same" in ns:  # molecules
         mean, std = ns["mean"], ns["std"]
         assert mean.shape == (3,) and not math.isnan(mean[0]) and math.isnan(mean[2])
+        assert std[0] >= 0 and math.isnan(std[2])  # ensemble spread; none for the invalid row
         assert (ns["same"].predict(["CCO"]) == ns["model"].predict(["CCO"])).all()
         assert ns["graph"].num_nodes == 11
 
