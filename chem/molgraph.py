@@ -57,14 +57,15 @@ def _reason(smiles: str) -> str:
     if problems:
         return "; ".join(p.Message() for p in problems)
     handler, logger = _Capture(), logging.getLogger("rdkit")
-    logger.addHandler(handler)
+    # Only our handler while capturing: RDKit may have given its logger a stderr handler.
+    saved, logger.handlers = logger.handlers, [handler]
     propagate, logger.propagate = logger.propagate, False
     rdBase.LogToPythonLogger()
     try:
         Chem.MolFromSmiles(smiles)
     finally:
         rdBase.LogToCppStreams()
-        logger.removeHandler(handler)
+        logger.handlers = saved
         logger.propagate = propagate
     # RDKit prefixes "[hh:mm:ss] " and splits one report over several lines.
     lines = [re.sub(r"^\[\d\d:\d\d:\d\d\]\s*", "", m) for m in handler.messages]

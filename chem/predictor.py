@@ -43,7 +43,9 @@ class MoleculePropertyPredictor(BaseEstimator):
         (binary / multi-label, masked BCE; NaN = missing label).
     arch : ``dmpnn``, ``gcn``, ``gat``, ``gin`` or ``attentivefp``.
     n_models : ensemble size; predictions are the mean and ``return_std`` gives the spread.
-    val_fraction : share of the training molecules held out for early stopping.
+    val_fraction : share of the training molecules held out for early stopping and choosing
+        the best epoch (unused when ``fit`` is given an ``eval_set``).
+    schedule : learning-rate schedule, ``warmup_decay`` (chemprop's) or ``constant``.
     Other parameters set the network and the optimisation.
 
     Fitted attributes: ``models_``, ``target_names_``, ``mean_``/``scale_`` (regression),
@@ -56,13 +58,13 @@ class MoleculePropertyPredictor(BaseEstimator):
                  weight_decay: float = 0.0, patience: int | None = None, n_models: int = 1,
                  val_fraction: float = 0.1, atom_features: str = "canonical",
                  bond_features: str = "canonical", seed: int = 0, n_jobs: int = 1,
-                 progress: bool = True):
+                 progress: bool = True, schedule: str = "warmup_decay"):
         self.task, self.arch, self.hidden, self.depth = task, arch, hidden, depth
         self.dropout, self.readout, self.ffn_hidden, self.ffn_layers = dropout, readout, ffn_hidden, ffn_layers
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.patience, self.n_models, self.val_fraction = patience, n_models, val_fraction
         self.atom_features, self.bond_features = atom_features, bond_features
-        self.seed, self.n_jobs, self.progress = seed, n_jobs, progress
+        self.seed, self.n_jobs, self.progress, self.schedule = seed, n_jobs, progress, schedule
 
     # ---- inputs ------------------------------------------------------------------------------
     @staticmethod
@@ -85,10 +87,52 @@ class MoleculePropertyPredictor(BaseEstimator):
             raise ValueError("val_fraction must be in [0, 1)")
 
     # ---- training ----------------------------------------------------------------------------
-    def fit(self, X, y=None, smiles_col: str | None = None, target_cols=None):
+    def fit(self, X, y=None, smiles_col: str | None = None, target_cols=None, eval_set=None):
         """``fit(smiles, y)`` or ``fit(df, smiles_col=..., target_cols=[...])``. ``y`` is
-        ``(n,)`` or ``(n, tasks)`` with NaN for missing labels."""
+        ``(n,)`` or ``(n, tasks)`` with NaN for missing labels. ``eval_set`` — ``(X_val, y_val)``
+        in the same forms — replaces the random ``val_fraction`` hold-out for early stopping."""
         self._check_params()
+        data, names = self._dataset(X, y, smiles_col, target_cols, "training")
+        self.invalid_ = data.invalid
+        if len(data) == 0:
+            raise ValueError("no valid molecules to train on")
+        yt = data.y.numpy().astype(np.float64)
+        if self.task == "regression":
+            self.mean_ = np.nanmean(yt, 0)
+            self.scale_ = np.nan_to_num(np.nanstd(yt, 0), nan=1.0)
+            self.scale_[self.scale_ == 0] = 1.0
+        samples = self._scaled(data)
+        held_out = None
+        if eval_set is not None:
+            X_val, y_val = eval_set
+            val_data, _ = self._dataset(X_val, y_val, smiles_col, target_cols, "validation")
+            if len(val_data) == 0:
+                raise ValueError("eval_set has no valid molecules")
+            held_out = GraphDataset(self._scaled(val_data))
+        self.target_names_ = names
+        self.atom_dim_ = AtomFeaturizer(self.atom_features).size
+        self.bond_dim_ = BondFeaturizer(self.bond_features).size
+        self.models_ = []
+        for m in range(self.n_models):
+            seed = self.seed + m
+            if held_out is None:
+                train_idx, val_idx, _ = random_split(len(samples), (1 - self.val_fraction, self.val_fraction, 0.0), seed)
+                train = GraphDataset([samples[i] for i in train_idx])
+                val = GraphDataset([samples[i] for i in (val_idx if len(val_idx) else train_idx)])
+            else:
+                train, val = GraphDataset(samples), held_out
+            seed_everything(seed)
+            model = self._new_model()
+            Trainer(max_epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay,
+                    loss="mse" if self.task == "regression" else "bce",
+                    metric="rmse" if self.task == "regression" else "roc_auc",
+                    patience=self.patience, batch_size=self.batch_size, seed=seed,
+                    progress=self.progress, schedule=self.schedule).fit_graphs(model, train, val)
+            self.models_.append(model.eval())
+        return self
+
+    def _dataset(self, X, y, smiles_col, target_cols, what):
+        """Featurised molecules with their targets, and the target names."""
         smiles = self._smiles(X, smiles_col)
         if y is None:
             if not isinstance(X, pd.DataFrame) or not target_cols:
@@ -98,47 +142,31 @@ class MoleculePropertyPredictor(BaseEstimator):
                 raise ValueError(f"target column(s) {missing} not in the DataFrame")
             y, names = X[list(target_cols)].to_numpy(dtype=np.float64), list(target_cols)
         else:
+            names = list(target_cols) if target_cols else None
+            if names is None and isinstance(y, pd.DataFrame):
+                names = [str(c) for c in y.columns]
+            label = getattr(y, "name", None)
             y = np.asarray(y, dtype=np.float64)
-            names = list(target_cols) if target_cols else (
-                [str(getattr(y, "name", None) or "y")] if y.ndim == 1 else [f"task{j}" for j in range(y.shape[1])])
+            if names is None:
+                names = ([str(label or "y")] if y.ndim == 1 else [f"task{j}" for j in range(y.shape[1])])
         y2 = y.reshape(len(y), -1)
         if len(y2) != len(smiles):
             raise ValueError(f"y has {len(y2)} rows for {len(smiles)} molecules")
+        if self.task == "classification" and not np.isin(y2[~np.isnan(y2)], (0.0, 1.0)).all():
+            raise ValueError("classification targets must be 0, 1 or NaN")
         data = from_smiles(smiles, y2, names, self.atom_features, self.bond_features,
                            n_jobs=self.n_jobs, progress=self.progress)
-        self.invalid_ = data.invalid
-        if self.invalid_:
-            warnings.warn(f"{len(self.invalid_)} of {len(smiles)} training SMILES are invalid and were "
-                          f"skipped (first: row {self.invalid_[0].row}: {self.invalid_[0].reason})")
-        if len(data) == 0:
-            raise ValueError("no valid molecules to train on")
+        if data.invalid:
+            warnings.warn(f"{len(data.invalid)} of {len(smiles)} {what} SMILES are invalid and were "
+                          f"skipped (first: row {data.invalid[0].row}: {data.invalid[0].reason})")
+        return data, names
+
+    def _scaled(self, data):
+        """Samples with targets standardised by the training mean and scale (regression)."""
         yt = data.y.numpy().astype(np.float64)
-        if self.task == "classification" and not np.isin(yt[~np.isnan(yt)], (0.0, 1.0)).all():
-            raise ValueError("classification targets must be 0, 1 or NaN")
         if self.task == "regression":
-            self.mean_ = np.nanmean(yt, 0)
-            self.scale_ = np.nan_to_num(np.nanstd(yt, 0), nan=1.0)
-            self.scale_[self.scale_ == 0] = 1.0
             yt = (yt - self.mean_) / self.scale_
-        samples = [s._replace(y=torch.tensor(yt[i], dtype=torch.float32)) for i, s in enumerate(data.samples)]
-        self.target_names_ = names
-        self.atom_dim_ = AtomFeaturizer(self.atom_features).size
-        self.bond_dim_ = BondFeaturizer(self.bond_features).size
-        self.models_ = []
-        for m in range(self.n_models):
-            seed = self.seed + m
-            train_idx, val_idx, _ = random_split(len(samples), (1 - self.val_fraction, self.val_fraction, 0.0), seed)
-            train = GraphDataset([samples[i] for i in train_idx])
-            val = GraphDataset([samples[i] for i in (val_idx if len(val_idx) else train_idx)])
-            seed_everything(seed)
-            model = self._new_model()
-            Trainer(max_epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay,
-                    loss="mse" if self.task == "regression" else "bce",
-                    metric="rmse" if self.task == "regression" else "roc_auc",
-                    patience=self.patience, batch_size=self.batch_size, seed=seed,
-                    progress=self.progress).fit_graphs(model, train, val)
-            self.models_.append(model.eval())
-        return self
+        return [s._replace(y=torch.tensor(yt[i], dtype=torch.float32)) for i, s in enumerate(data.samples)]
 
     def _new_model(self) -> MoleculeGNN:
         return MoleculeGNN(self.arch, self.atom_dim_, self.bond_dim_, len(self.target_names_),
@@ -162,7 +190,7 @@ class MoleculePropertyPredictor(BaseEstimator):
             errors[bad.row] = bad.reason
         out = np.full((len(self.models_), len(smiles), len(self.target_names_)), np.nan)
         if len(data):
-            trainer = Trainer(batch_size=max(self.batch_size, 256), progress=False)
+            trainer = Trainer(batch_size=max(self.batch_size, 512), progress=False)
             for k, model in enumerate(self.models_):
                 pred = trainer.predict_graphs(model, data).double().numpy()
                 if self.task == "regression":
@@ -196,6 +224,21 @@ class MoleculePropertyPredictor(BaseEstimator):
             return self._shape(mean, X), self._shape(std, X)
         return self._shape(mean, X)
 
+    def predict_frame(self, X, smiles_col: str | None = None) -> pd.DataFrame:
+        """One row per input: a column per target (value in target units, or probability of
+        the positive class), ``<target>_std`` (ensemble spread; 0 for a single model) and
+        ``error`` (None, or why the molecule could not be read). The index follows ``X``."""
+        raw, errors = self._raw(X, smiles_col)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of invalid SMILES
+            mean, std = raw.mean(0), raw.std(0)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        out = pd.DataFrame(mean, columns=self.target_names_, index=index)
+        for j, name in enumerate(self.target_names_):
+            out[f"{name}_std"] = std[:, j]
+        out["error"] = errors
+        return out
+
     def predict_proba(self, X, smiles_col: str | None = None):
         """Probability of the positive class: ``(n, 2)`` for one task (scikit-learn's layout),
         ``(n, tasks)`` for several; NaN rows for invalid SMILES."""
@@ -219,9 +262,29 @@ class MoleculePropertyPredictor(BaseEstimator):
         total = ((y - np.nanmean(np.where(ok, y, np.nan), 0)) ** 2)[ok].sum()
         return float(1 - resid / total) if total > 0 else float("nan")
 
+    def evaluate(self, X, y, smiles_col: str | None = None) -> dict:
+        """Test metrics averaged over targets (missing labels masked): ``rmse``, ``mae`` and
+        ``r2`` for regression, ``roc_auc`` for classification. Rows with invalid SMILES are
+        left out and counted in ``invalid``."""
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        raw, errors = self._raw(X, smiles_col)
+        keep = np.array([e is None for e in errors], dtype=bool)
+        pred, t = raw.mean(0)[keep], y[keep]
+        out = {"invalid": int((~keep).sum())}
+        if self.task == "classification":
+            return {"roc_auc": roc_auc(torch.tensor(pred), torch.tensor(t)), **out}
+        labelled = ~np.isnan(t)
+        err = np.where(labelled, pred - t, np.nan)
+        r2 = [1 - np.nansum(err[:, j] ** 2) / np.nansum((t[labelled[:, j], j] - t[labelled[:, j], j].mean()) ** 2)
+              for j in range(t.shape[1]) if labelled[:, j].sum() > 1]
+        return {"rmse": float(np.nanmean(np.sqrt(np.nanmean(err ** 2, 0)))),
+                "mae": float(np.nanmean(np.nanmean(np.abs(err), 0))),
+                "r2": float(np.mean(r2)) if r2 else float("nan"), **out}
+
     # ---- saving ------------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> Path:
-        """Writes ``model.safetensors`` (all ensemble members) and ``card.json``."""
+    def save(self, directory: str | os.PathLike, metadata: dict | None = None) -> Path:
+        """Writes ``model.safetensors`` (all ensemble members) and ``card.json``; ``metadata``
+        (e.g. dataset, split, test metrics, ``units`` per target) is stored in the card."""
         from safetensors.torch import save_file
 
         self._check_fitted()
@@ -240,6 +303,7 @@ class MoleculePropertyPredictor(BaseEstimator):
             "normalisation": ({"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
                               if self.task == "regression" else None),
             "weights": {"file": weights.name, "sha256": _sha256(weights)},
+            "metadata": dict(metadata or getattr(self, "metadata_", None) or {}),
         }
         (directory / "card.json").write_text(json.dumps(card, indent=2))
         return directory
@@ -258,6 +322,10 @@ class MoleculePropertyPredictor(BaseEstimator):
             card = json.loads(card_path.read_text())
             if card.get("format") != "graphsci.molecule-predictor":
                 raise ValueError(f"format is {card.get('format')!r}")
+            version = card.get("card_version")
+            if not isinstance(version, int) or version > CARD_VERSION:
+                raise ValueError(f"card_version {version!r} is newer than this graphsci "
+                                 f"{graphsci.__version__} reads (up to {CARD_VERSION}); upgrade graphsci")
             params, weights_info = card["params"], card["weights"]
             est = cls(**params)
             est.target_names_ = list(card["targets"])
@@ -281,6 +349,7 @@ class MoleculePropertyPredictor(BaseEstimator):
         est.atom_dim_ = AtomFeaturizer(est.atom_features).size
         est.bond_dim_ = BondFeaturizer(est.bond_features).size
         est.invalid_ = []
+        est.metadata_ = dict(card.get("metadata") or {})
         est.models_ = []
         for k in range(n_models):
             model = est._new_model()

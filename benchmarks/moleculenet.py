@@ -1,0 +1,217 @@
+"""MoleculeNet: our five architectures and chemprop 2.3.1 (its defaults, run through its own
+command line by this script) on ESOL, Lipophilicity, BBBP, Tox21, SIDER and HIV, random and
+scaffold 80/10/10 splits, several seeds. Writes benchmarks/MOLECULENET.md.
+
+Every run trains on train, stops/picks its epoch on validation, and is scored on test with one
+metric function (RMSE, or ROC-AUC averaged over tasks with missing labels masked). The random
+split is drawn per seed; the scaffold split is deterministic, so its seeds vary only the model
+initialisation and batch order. Wall time covers featurisation and training (for chemprop the
+whole ``chemprop train`` process, whose start-up is a few seconds).
+
+Finished runs are appended to benchmarks/moleculenet_runs.jsonl and skipped when the script is
+started again, so a long run can be resumed; the report is rebuilt from that file each time.
+
+    python benchmarks/moleculenet.py                        # everything (many CPU hours)
+    python benchmarks/moleculenet.py --datasets esol --seeds 0 1 2 --models dmpnn chemprop
+    python benchmarks/moleculenet.py --report                # rebuild MOLECULENET.md only
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, RDLogger
+
+from graphsci.chem import MoleculePropertyPredictor
+from graphsci.chem.splits import random_split, scaffold_split
+from graphsci.data import data_root
+from graphsci.train.metrics import rmse, roc_auc
+
+RDLogger.DisableLog("rdApp.*")
+HERE = Path(__file__).parent
+RUNS = HERE / "moleculenet_runs.jsonl"
+REPORT = HERE / "MOLECULENET.md"
+
+# name: file, target columns (None: every column but smiles), task
+DATASETS = {
+    "esol": ("esol_delaney.csv", ["logp"], "regression"),
+    "lipophilicity": ("lipophilicity.csv", ["lipo"], "regression"),
+    "bbbp": ("bbbp.csv", ["p_np"], "classification"),
+    "tox21": ("tox21.csv", None, "classification"),
+    "sider": ("sider.csv", None, "classification"),
+    "hiv": ("hiv.csv.gz", ["HIV_active"], "classification"),
+}
+OURS = ("dmpnn", "attentivefp", "gin", "gcn", "gat")
+# Per-architecture settings; everything else is MoleculePropertyPredictor's defaults
+# (50 epochs, batch 50, lr 1e-3 with chemprop's warm-up/decay schedule, hidden 300, depth 3).
+ARCH_PARAMS = {
+    "dmpnn": {},
+    "attentivefp": {"hidden": 200, "depth": 2, "dropout": 0.1},
+    "gin": {"readout": "sum", "dropout": 0.1},
+    "gcn": {"dropout": 0.1},
+    "gat": {"hidden": 200, "dropout": 0.1},
+}
+
+
+def load(name: str, root: Path):
+    """The valid molecules of a dataset (the same rows for every model and for chemprop)."""
+    file, targets, task = DATASETS[name]
+    df = pd.read_csv(root / "molecules" / file)
+    targets = targets or [c for c in df.columns if c != "smiles"]
+    ok = np.array([Chem.MolFromSmiles(s) is not None for s in df["smiles"]])
+    return df.loc[ok, ["smiles"] + targets].reset_index(drop=True), targets, task
+
+
+def splits(df, method, seed):
+    if method == "random":
+        return random_split(len(df), (0.8, 0.1, 0.1), seed)
+    return scaffold_split(df["smiles"].tolist(), (0.8, 0.1, 0.1))
+
+
+def score(task, pred, y):
+    import torch
+    pred, y = torch.tensor(np.asarray(pred, np.float64)), torch.tensor(np.asarray(y, np.float64))
+    return rmse(pred, y) if task == "regression" else roc_auc(pred, y)
+
+
+def run_ours(arch, df, targets, task, parts, seed, epochs):
+    train, val, test = (df.iloc[p] for p in parts)
+    model = MoleculePropertyPredictor(task=task, arch=arch, seed=seed, epochs=epochs, progress=False,
+                                      **ARCH_PARAMS[arch])
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(train["smiles"], train[targets].to_numpy(), target_cols=targets,
+                  eval_set=(val["smiles"], val[targets].to_numpy()))
+    seconds = time.perf_counter() - t0
+    if task == "regression":
+        pred = np.asarray(model.predict(test["smiles"].tolist())).reshape(len(test), -1)
+    else:
+        raw, _ = model._raw(test["smiles"].tolist())
+        pred = raw.mean(0)
+    return score(task, pred, test[targets].to_numpy()), seconds
+
+
+def run_chemprop(df, targets, task, parts, seed, epochs):
+    exe = shutil.which("chemprop") or str(Path(sys.executable).with_name("chemprop"))
+    labels = np.empty(len(df), dtype=object)
+    for name, p in zip(("train", "val", "test"), parts):
+        labels[p] = name
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data.csv"
+        df.assign(split=labels).to_csv(data, index=False)
+        cmd = [exe, "train", "-i", str(data), "-s", "smiles", "--target-columns", *targets,
+               "-t", task, "--splits-column", "split", "-o", str(Path(tmp) / "out"),
+               "--pytorch-seed", str(seed), "--data-seed", str(seed), "--accelerator", "cpu",
+               "--devices", "1", "--epochs", str(epochs), "-q"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"chemprop failed:\n{proc.stderr[-3000:]}")
+        found = sorted(Path(tmp, "out").rglob("test_predictions.csv"))
+        if not found:
+            raise RuntimeError("chemprop wrote no test_predictions.csv")
+        pred = pd.read_csv(found[0])[targets].to_numpy()
+    test = df.iloc[np.sort(parts[2])]   # chemprop keeps the file's row order within a split
+    return score(task, pred, test[targets].to_numpy()), seconds
+
+
+def done_keys():
+    if not RUNS.exists():
+        return set()
+    return {tuple(r[k] for k in ("dataset", "split", "seed", "model", "epochs"))
+            for r in map(json.loads, RUNS.read_text().splitlines()) if r}
+
+
+def report():
+    runs = pd.DataFrame([json.loads(line) for line in RUNS.read_text().splitlines() if line])
+    lines = ["# MoleculeNet results", "",
+             "Written by `benchmarks/moleculenet.py` (see its docstring for the exact protocol).",
+             "Test metric mean ± std over seeds (n = number of seeds), and mean training wall time",
+             "(featurisation included) on this 2-core CPU machine. RMSE: lower is better; ROC-AUC",
+             "(mean over tasks, missing labels masked): higher is better. chemprop 2.3.1 runs with its",
+             "defaults through `chemprop train` on the same rows and splits, in the same script run.",
+             "**Bold**: the best of the row.", ""]
+    for split in ("random", "scaffold"):
+        sub = runs[runs["split"] == split]
+        if sub.empty:
+            continue
+        models = [m for m in (*OURS, "chemprop") if m in set(sub["model"])]
+        lines += [f"## {split.capitalize()} split (80/10/10)", "",
+                  "| dataset | metric | " + " | ".join(models) + " |",
+                  "|---|---|" + "---|" * len(models)]
+        for ds in DATASETS:
+            d = sub[sub["dataset"] == ds]
+            if d.empty:
+                continue
+            task = DATASETS[ds][2]
+            stats = d.groupby("model").agg(mean=("score", "mean"), std=("score", "std"), n=("score", "size"),
+                                           secs=("seconds", "mean"))
+            best = stats["mean"].idxmin() if task == "regression" else stats["mean"].idxmax()
+            cells = []
+            for m in models:
+                if m not in stats.index:
+                    cells.append("–")
+                    continue
+                r = stats.loc[m]
+                text = f"{r['mean']:.3f} ± {0 if np.isnan(r['std']) else r['std']:.3f} (n={int(r['n'])}, {r['secs']:.0f} s)"
+                cells.append(f"**{text}**" if m == best else text)
+            metric = "RMSE" if task == "regression" else "ROC-AUC"
+            lines.append(f"| {ds} | {metric} | " + " | ".join(cells) + " |")
+        lines.append("")
+    commands = sorted(set(runs["command"]))
+    lines += ["## Commands", "", "```", *commands, "```", ""]
+    REPORT.write_text("\n".join(lines))
+    print(f"wrote {REPORT}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--splits", nargs="+", default=["random", "scaffold"], choices=["random", "scaffold"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--models", nargs="+", default=[*OURS, "chemprop"], choices=[*OURS, "chemprop"])
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--report", action="store_true", help="only rebuild MOLECULENET.md")
+    args = parser.parse_args(argv)
+    if not args.report:
+        command = "python benchmarks/moleculenet.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        done = done_keys()
+        root = data_root(args.data)
+        for ds in args.datasets:
+            df, targets, task = load(ds, root)
+            for split in args.splits:
+                for seed in args.seeds:
+                    parts = splits(df, split, seed)
+                    for model in args.models:
+                        key = (ds, split, seed, model, args.epochs)
+                        if key in done:
+                            continue
+                        if model == "chemprop":
+                            value, secs = run_chemprop(df, targets, task, parts, seed, args.epochs)
+                        else:
+                            value, secs = run_ours(model, df, targets, task, parts, seed, args.epochs)
+                        record = dict(zip(("dataset", "split", "seed", "model", "epochs"), key),
+                                      score=value, seconds=secs, n_train=len(parts[0]),
+                                      n_test=len(parts[2]), command=command,
+                                      threads=int(os.environ.get("OMP_NUM_THREADS", 0)) or None)
+                        print(json.dumps(record), flush=True)
+                        with open(RUNS, "a") as fh:
+                            fh.write(json.dumps(record) + "\n")
+    report()
+
+
+if __name__ == "__main__":
+    main()

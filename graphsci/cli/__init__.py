@@ -1,0 +1,261 @@
+"""The ``graphsci`` command: predict, train, evaluate and the model zoo.
+
+Heavy modules (torch, RDKit, pandas) load inside the subcommands that need them, so ``--help``
+and ``zoo list`` answer at once. The command line is where the domains meet: it recognises the
+input kind from the file and hands it to the matching domain.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+EPILOG = """examples:
+  graphsci zoo list
+  graphsci predict esol molecules.csv -o predictions.csv
+  graphsci predict esol compounds.sdf --smiles-col smiles --no-uncertainty
+  graphsci train data.csv --smiles-col smiles --target-cols logS --task regression \\
+      --model dmpnn --split scaffold -o my_model
+  graphsci evaluate my_model test.csv
+  graphsci predict my_model new.smi -o new.csv
+
+Input rows that cannot be read get a message in the output's `error` column and empty
+predictions; the run goes on (exit status 0) unless --strict is given.
+Environment: GRAPHSCI_HOME (cache folder), GRAPHSCI_ZOO_URL (download source)."""
+
+EXIT_OK, EXIT_INVALID_ROW, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from graphsci import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="graphsci", description="Graph machine learning for molecules: predict properties "
+        "with pretrained or your own models, train and evaluate them.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"graphsci {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("predict", help="predict properties of the molecules in a file",
+                       description="Predict with a zoo model or a saved model folder. Input: "
+                       ".csv, .csv.gz, .tsv, .smi, .sdf (and .gz forms).")
+    p.add_argument("model", metavar="MODEL", help="zoo name (see `graphsci zoo list`) or model folder")
+    p.add_argument("input", metavar="INPUT", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="output CSV (default: standard output)")
+    p.add_argument("--smiles-col", help="SMILES column of a table (default: guessed)")
+    p.add_argument("--batch-size", type=int, default=10000, help="rows read, featurised and "
+                   "predicted at a time (memory grows with it; default 10000)")
+    p.add_argument("--jobs", type=int, default=1, help="featurisation worker processes")
+    p.add_argument("--strict", action="store_true", help="stop with exit status 1 at the first invalid row")
+    p.add_argument("--no-uncertainty", action="store_true", help="leave out the ensemble std columns")
+    p.add_argument("--format", choices=("csv", "table"), default="csv",
+                   help="csv (default) or an aligned text table for reading")
+
+    t = sub.add_parser("train", help="train a molecule property model on a CSV file")
+    t.add_argument("data", type=Path)
+    t.add_argument("--smiles-col", help="SMILES column (default: guessed)")
+    t.add_argument("--target-cols", nargs="+", required=True)
+    t.add_argument("--task", choices=("regression", "classification"), required=True)
+    t.add_argument("--model", default="dmpnn", choices=("dmpnn", "attentivefp", "gin", "gcn", "gat"))
+    t.add_argument("--split", default="scaffold", choices=("random", "scaffold", "stratified"),
+                   help="80/10/10 train/validation/test split (default scaffold)")
+    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--n-models", type=int, default=1, help="ensemble size (uncertainty)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--units", nargs="+", help="units of the targets, in --target-cols order")
+    t.add_argument("-o", "--output", type=Path, required=True, help="model folder to write")
+
+    e = sub.add_parser("evaluate", help="score a model on a labelled CSV file")
+    e.add_argument("model", metavar="MODEL")
+    e.add_argument("data", type=Path)
+    e.add_argument("--smiles-col")
+
+    z = sub.add_parser("zoo", help="list, describe or fetch pretrained models")
+    zsub = z.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
+    zsub.add_parser("list", help="the registered models")
+    zsub.add_parser("info", help="one model's registry entry and card").add_argument("name")
+    zsub.add_parser("pull", help="download a model into the cache").add_argument("name")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"predict": _predict, "train": _train, "evaluate": _evaluate, "zoo": _zoo}[args.command]
+    try:
+        return handler(args)
+    except CommandError as exc:
+        print(f"graphsci {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("graphsci: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---- zoo -------------------------------------------------------------------------------------
+def _zoo(args) -> int:
+    from graphsci.zoo import ZooError, list_models, model_info, pull
+
+    try:
+        if args.zoo_command == "list":
+            rows = [(m["name"], m["task"], m["dataset"], m["split"], _metric_text(m["metrics"]),
+                     "bundled" if m["bundled"] else "download") for m in list_models()]
+            _print_table(("model", "task", "data", "split", "test metric", "where"), rows)
+        elif args.zoo_command == "info":
+            print(json.dumps(model_info(args.name), indent=2))
+        else:
+            print(pull(args.name))
+    except ZooError as exc:
+        raise CommandError(str(exc)) from exc
+    return EXIT_OK
+
+
+def _metric_text(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+
+
+def _print_table(header, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+def _load_model(name):
+    from graphsci.zoo import ZooError, load_pretrained
+
+    try:
+        return load_pretrained(name, progress=sys.stderr.isatty())
+    except ZooError as exc:
+        raise CommandError(str(exc)) from exc
+    except ValueError as exc:   # a saved folder whose card or weights are corrupt
+        raise CommandError(str(exc)) from exc
+
+
+# ---- predict ---------------------------------------------------------------------------------
+def _predict(args) -> int:
+    from graphsci.cli.molecules import InputError, chunks, write_chunk
+
+    if args.batch_size < 1 or args.jobs < 1:
+        raise CommandError("--batch-size and --jobs must be at least 1")
+    model = _load_model(args.model)
+    model.set_params(n_jobs=args.jobs, progress=False)
+    units = (getattr(model, "metadata_", {}) or {}).get("units", {})
+    rename = {t: f"{t} ({units[t]})" if units.get(t) else t for t in model.target_names_}
+    ensemble = len(model.models_) > 1 and not args.no_uncertainty
+    out = open(args.output, "w", newline="") if args.output else sys.stdout
+    n_read = n_bad = 0
+    t0 = time.perf_counter()
+    try:
+        for frame, smiles, read_errors in chunks(args.input, args.smiles_col, args.batch_size):
+            pred = model.predict_frame(smiles)
+            errors = [r or p for r, p in zip(read_errors, pred["error"])]
+            result = frame.reset_index(drop=True).copy()
+            for t in model.target_names_:
+                result[rename[t]] = pred[t].to_numpy()
+                if ensemble:
+                    result[f"{t}_std"] = pred[f"{t}_std"].to_numpy()
+            result["error"] = [e or "" for e in errors]
+            bad = [i for i, e in enumerate(errors) if e]
+            if bad and args.strict:
+                row = n_read + bad[0] + 1
+                print(f"graphsci predict: error: row {row}: {errors[bad[0]]} (--strict)", file=sys.stderr)
+                return EXIT_INVALID_ROW
+            write_chunk(result, out, header=n_read == 0, fmt=args.format)
+            n_read, n_bad = n_read + len(frame), n_bad + len(bad)
+            if sys.stderr.isatty():
+                print(f"\r{n_read} rows ...", end="", file=sys.stderr, flush=True)
+    except InputError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        if args.output:
+            out.close()
+        else:
+            out.flush()
+    if sys.stderr.isatty():
+        print("\r", end="", file=sys.stderr)
+    where = f" -> {args.output}" if args.output else ""
+    print(f"graphsci predict: {n_read} rows read, {n_read - n_bad} predicted, {n_bad} invalid "
+          f"({time.perf_counter() - t0:.1f} s){where}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ---- train / evaluate ------------------------------------------------------------------------
+def _read_labelled(path: Path, smiles_col, target_cols):
+    import pandas as pd
+    from graphsci.chem.datasets import guess_smiles_column
+
+    try:
+        df = pd.read_csv(path, compression="infer")
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{path}: cannot be read as a CSV table: {exc}") from exc
+    col = smiles_col or guess_smiles_column(df)
+    missing = [c for c in [col, *target_cols] if c not in df.columns]
+    if missing:
+        raise CommandError(f"{path}: no column(s) {', '.join(map(repr, missing))} "
+                           f"(columns: {', '.join(map(str, df.columns))})")
+    try:
+        y = df[list(target_cols)].apply(pd.to_numeric, errors="raise").to_numpy(dtype=float)
+    except ValueError as exc:
+        raise CommandError(f"{path}: target columns must be numeric (empty = missing): {exc}") from exc
+    return df, col, y
+
+
+def _train(args) -> int:
+    import numpy as np
+    from rdkit import Chem, rdBase
+
+    from graphsci.chem import MoleculePropertyPredictor
+    from graphsci.chem.splits import random_split, scaffold_split, stratified_split
+
+    df, col, y = _read_labelled(args.data, args.smiles_col, args.target_cols)
+    if args.units and len(args.units) != len(args.target_cols):
+        raise CommandError("give one --units entry per target column")
+    with rdBase.BlockLogs():
+        ok = np.array([isinstance(s, str) and Chem.MolFromSmiles(s) is not None for s in df[col]])
+    if (~ok).any():
+        print(f"graphsci train: {int((~ok).sum())} of {len(df)} rows have invalid SMILES and are left out "
+              f"(first: row {int(np.flatnonzero(~ok)[0]) + 1}: {df[col].iloc[int(np.flatnonzero(~ok)[0])]!r})",
+              file=sys.stderr)
+    rows = np.flatnonzero(ok)
+    if len(rows) < 10:
+        raise CommandError(f"{args.data}: {len(rows)} valid molecules; at least 10 are needed")
+    smiles, yv = df[col].to_numpy()[rows], y[rows]
+    if args.split == "random":
+        parts = random_split(len(rows), (0.8, 0.1, 0.1), args.seed)
+    elif args.split == "scaffold":
+        parts = scaffold_split(list(smiles), (0.8, 0.1, 0.1))
+    else:
+        if yv.shape[1] != 1:
+            raise CommandError("--split stratified needs exactly one target column")
+        parts = stratified_split(yv[:, 0], (0.8, 0.1, 0.1), args.seed)
+    train, val, test = parts
+    model = MoleculePropertyPredictor(task=args.task, arch=args.model, epochs=args.epochs,
+                                      n_models=args.n_models, seed=args.seed,
+                                      progress=sys.stderr.isatty())
+    try:
+        model.fit(list(smiles[train]), yv[train], target_cols=args.target_cols,
+                  eval_set=(list(smiles[val]), yv[val]) if len(val) else None)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    metrics = model.evaluate(list(smiles[test]), yv[test]) if len(test) else {}
+    metadata = {"dataset": Path(args.data).name, "split": f"{args.split} 80/10/10, seed {args.seed}",
+                "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(test)),
+                "test_metrics": metrics,
+                "units": dict(zip(args.target_cols, args.units or [""] * len(args.target_cols)))}
+    model.save(args.output, metadata)
+    print(json.dumps({"model": str(args.output), "test": metrics}, indent=2))
+    return EXIT_OK
+
+
+def _evaluate(args) -> int:
+    model = _load_model(args.model)
+    model.set_params(progress=False)
+    df, col, y = _read_labelled(args.data, args.smiles_col, model.target_names_)
+    scores = model.evaluate(df[col].tolist(), y)
+    print(json.dumps({"model": str(args.model), "data": str(args.data), "rows": len(df), **scores}, indent=2))
+    return EXIT_OK

@@ -1,0 +1,129 @@
+"""Molecule inputs for the command line: chunked readers for .csv/.csv.gz/.tsv, .smi and .sdf
+files. Each chunk is a DataFrame of the input's own columns plus the SMILES to predict on, so
+memory stays flat however long the file is."""
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+MOLECULE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".smi", ".smi.gz", ".sdf", ".sdf.gz")
+
+
+class InputError(ValueError):
+    """The input cannot be read at all (as opposed to a row that cannot be parsed)."""
+
+
+def kind(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in MOLECULE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix.split(".")[1]
+    raise InputError(f"{path}: unknown input type; expected one of {', '.join(MOLECULE_SUFFIXES)}")
+
+
+def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple[pd.DataFrame, list, list]]:
+    """``(columns, smiles, errors)`` per chunk of ``size`` rows: ``columns`` are written back
+    unchanged; ``errors`` holds a message for a record that could not even be read (else None)."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    k = kind(path)
+    if k in ("csv", "tsv"):
+        yield from _table_chunks(path, smiles_col, size, "\t" if k == "tsv" else ",")
+    elif k == "smi":
+        yield from _smi_chunks(path, size)
+    else:
+        yield from _sdf_chunks(path, size)
+
+
+def _table_chunks(path, smiles_col, size, sep):
+    from graphsci.chem.datasets import guess_smiles_column
+
+    try:
+        # Cells stay strings so the output repeats the input exactly.
+        reader = pd.read_csv(path, sep=sep, chunksize=size, dtype=str, keep_default_na=False,
+                             compression="infer")
+        first = True
+        for frame in reader:
+            if first:
+                col = smiles_col if smiles_col is not None else guess_smiles_column(frame)
+                if col not in frame.columns:
+                    raise InputError(f"{path}: no column {col!r} (columns: {', '.join(frame.columns)}); "
+                                     f"name the SMILES column with --smiles-col")
+                first = False
+            yield frame, frame[col].tolist(), [None] * len(frame)
+        if first:
+            raise InputError(f"{path}: no rows")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError,
+            gzip.BadGzipFile, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as a table: {exc}") from exc
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{path}: {exc}") from exc
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt") if path.name.lower().endswith(".gz") else open(path)
+
+
+def _smi_chunks(path, size):
+    """SMILES files: one molecule per line, SMILES then an optional name; ``#`` comments."""
+    try:
+        with _open_text(path) as fh:
+            rows = []
+            for line in fh:
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                parts = line.split(None, 1)
+                rows.append((parts[0], parts[1].strip() if len(parts) > 1 else ""))
+                if len(rows) == size:
+                    yield pd.DataFrame(rows, columns=["smiles", "name"]), [r[0] for r in rows], [None] * len(rows)
+                    rows = []
+            if rows:
+                yield pd.DataFrame(rows, columns=["smiles", "name"]), [r[0] for r in rows], [None] * len(rows)
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as a SMILES file: {exc}") from exc
+
+
+def _sdf_chunks(path, size):
+    """SDF records: the output keeps the record's title and SD properties; the SMILES is RDKit's
+    canonical one, and a record RDKit rejects gets an empty SMILES (reported per row)."""
+    from rdkit import Chem, rdBase
+
+    try:
+        fh = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+        with fh, rdBase.BlockLogs():
+            supplier = Chem.ForwardSDMolSupplier(fh)
+            rows, smiles, errors, props = [], [], [], None
+            for i, mol in enumerate(supplier):
+                row = {"record": i + 1, "name": mol.GetProp("_Name") if mol is not None else ""}
+                if mol is not None:
+                    found = mol.GetPropsAsDict()
+                    props = props if props is not None else list(found)
+                    row.update({p: found.get(p, "") for p in props})
+                rows.append(row)
+                smiles.append(Chem.MolToSmiles(mol) if mol is not None else None)
+                errors.append(None if mol is not None else f"SDF record {i + 1} could not be read by RDKit")
+                if len(rows) == size:
+                    yield _sdf_frame(rows, props), smiles, errors
+                    rows, smiles, errors = [], [], []
+            if rows:
+                yield _sdf_frame(rows, props), smiles, errors
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as an SDF file: {exc}") from exc
+
+
+def _sdf_frame(rows, props):
+    return pd.DataFrame(rows, columns=["record", "name", *(props or [])]).fillna("")
+
+
+def write_chunk(frame: pd.DataFrame, out: io.TextIOBase, header: bool, fmt: str) -> None:
+    if fmt == "table":
+        out.write(frame.to_string(index=False, header=header, float_format=lambda v: f"{v:.3f}",
+                                  na_rep="") + "\n")
+    else:
+        frame.to_csv(out, index=False, header=header, float_format="%.6g")

@@ -1,0 +1,154 @@
+"""The installed ``graphsci`` command, run in subprocesses as users run it."""
+import gzip
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rdkit import Chem
+
+from conftest import SHARED_DATA
+
+EXE = str(Path(sys.executable).with_name("graphsci"))
+ESOL = Path(SHARED_DATA) / "molecules" / "esol_delaney.csv"
+
+
+def run(*args, cwd=None, env=None):
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_help_and_zoo_list_are_fast_and_do_not_import_torch():
+    for args in (["--help"], ["zoo", "list"]):
+        best = min(_timed(args) for _ in range(3))
+        assert best < 1.0, f"graphsci {' '.join(args)} took {best:.2f} s"
+    probe = subprocess.run([sys.executable, "-c", "import sys; from graphsci.cli import main; "
+                            "main(['zoo', 'list']); print('torch' in sys.modules)"],
+                           capture_output=True, text=True)
+    assert probe.stdout.strip().endswith("False")
+
+
+def _timed(args):
+    t0 = time.perf_counter()
+    proc = run(*args)
+    assert proc.returncode == 0, proc.stderr
+    return time.perf_counter() - t0
+
+
+def test_version_and_help_examples():
+    assert run("--version").stdout.startswith("graphsci ")
+    assert "graphsci predict esol" in run("--help").stdout
+
+
+def test_zoo_list_info_and_unknown_name():
+    listing = run("zoo", "list").stdout
+    assert "esol" in listing and "bundled" in listing
+    assert '"log_solubility"' in run("zoo", "info", "esol").stdout
+    proc = run("zoo", "pull", "esoll")
+    assert proc.returncode == 2 and "did you mean esol" in proc.stderr
+
+
+@pytest.fixture
+def messy_csv(tmp_path):
+    df = pd.read_csv(ESOL).head(8)
+    df.loc[2, "smiles"] = "C1CC(not a molecule"
+    df.loc[5, "smiles"] = ""
+    path = tmp_path / "in.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+def test_predict_keeps_every_row_in_order_with_errors(messy_csv, tmp_path):
+    path, df = messy_csv
+    proc = run("predict", "esol", path, "-o", tmp_path / "out.csv", "--batch-size", 3)
+    assert proc.returncode == 0, proc.stderr
+    assert "8 rows read, 6 predicted, 2 invalid" in proc.stderr
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert list(out.columns) == ["smiles", "logp", "log_solubility (log10(mol/L))", "log_solubility_std", "error"]
+    assert out["smiles"].tolist() == df["smiles"].fillna("").tolist()
+    assert out["logp"].astype(float).tolist() == df["logp"].tolist()
+    bad = out["error"] != ""
+    assert bad.tolist() == [i in (2, 5) for i in range(8)]
+    assert "not a molecule" in out["error"][2] and "empty" in out["error"][5]
+    assert (out.loc[bad, "log_solubility (log10(mol/L))"] == "").all()
+    assert (out.loc[~bad, "log_solubility (log10(mol/L))"].astype(float) < 3).all()
+
+
+def test_predict_strict_stops_at_an_invalid_row(messy_csv):
+    proc = run("predict", "esol", messy_csv[0], "--strict")
+    assert proc.returncode == 1 and "row 3" in proc.stderr
+
+
+def test_predict_to_stdout_without_uncertainty():
+    proc = run("predict", "esol", ESOL, "--no-uncertainty", "--smiles-col", "smiles")
+    assert proc.returncode == 0
+    out = pd.read_csv(io.StringIO(proc.stdout))
+    assert len(out) == len(pd.read_csv(ESOL)) and "log_solubility_std" not in out.columns
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such file"), ("column", "no column 'smi'"), ("suffix", "unknown input type"),
+    ("binary", "cannot be read")])
+def test_unreadable_input_exits_2(tmp_path, case, message):
+    args = {"missing": [tmp_path / "nope.csv"], "column": [ESOL, "--smiles-col", "smi"],
+            "suffix": [tmp_path / "x.xlsx"], "binary": [tmp_path / "x.csv.gz"]}[case]
+    (tmp_path / "x.xlsx").write_text("x")
+    (tmp_path / "x.csv.gz").write_bytes(b"not gzip at all")
+    proc = run("predict", "esol", *args)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_predict_smi_gz_and_sdf(tmp_path):
+    smi = tmp_path / "in.smi.gz"
+    with gzip.open(smi, "wt") as fh:
+        fh.write("# a comment\nCCO ethanol\nc1ccccc1 benzene\nXX bad\n")
+    out = pd.read_csv(io.StringIO(run("predict", "esol", smi).stdout), keep_default_na=False)
+    assert out["name"].tolist() == ["ethanol", "benzene", "bad"] and out["error"][2] != ""
+
+    sdf = tmp_path / "in.sdf"
+    writer = Chem.SDWriter(str(sdf))
+    for name, s in (("ethanol", "CCO"), ("benzene", "c1ccccc1")):
+        mol = Chem.MolFromSmiles(s)
+        mol.SetProp("_Name", name)
+        mol.SetProp("source", "test")
+        writer.write(mol)
+    writer.close()
+    text = sdf.read_text()
+    broken = text.replace("$$$$\n", "$$$$\nbroken\n  nonsense\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n"
+                          "    0.0    0.0    0.0 Qq  0  0\nM  END\n$$$$\n", 1)
+    sdf.write_text(broken)
+    proc = run("predict", "esol", sdf)
+    out = pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)
+    assert out["name"].tolist()[0] == "ethanol" and out["name"].tolist()[-1] == "benzene"
+    assert len(out) == 3 and "could not be read" in out["error"][1]
+    assert out["source"][0] == "test"
+
+
+def test_train_evaluate_predict_roundtrip(tmp_path):
+    data = tmp_path / "train.csv"
+    df = pd.read_csv(ESOL).head(120).rename(columns={"logp": "logS"})
+    df.loc[7, "smiles"] = "not-a-smiles"
+    df.to_csv(data, index=False)
+    proc = run("train", data, "--target-cols", "logS", "--task", "regression", "--model", "gin",
+               "--split", "random", "--epochs", 3, "--n-models", 2, "--units", "log10(mol/L)",
+               "-o", tmp_path / "model")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 of 120 rows have invalid SMILES" in proc.stderr
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    evaluation = run("evaluate", tmp_path / "model", data)
+    assert evaluation.returncode == 0 and '"rmse"' in evaluation.stdout and '"invalid": 1' in evaluation.stdout
+    out = pd.read_csv(io.StringIO(run("predict", tmp_path / "model", data).stdout))
+    assert "logS (log10(mol/L))" in out.columns and "logS_std" in out.columns
+
+
+def test_train_with_a_wrong_column_and_a_corrupt_model(tmp_path):
+    proc = run("train", ESOL, "--target-cols", "nope", "--task", "regression", "-o", tmp_path / "m")
+    assert proc.returncode == 2 and "no column(s) 'nope'" in proc.stderr
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "card.json").write_text("{ not json")
+    proc = run("predict", tmp_path / "broken", ESOL)
+    assert proc.returncode == 2 and "card.json" in proc.stderr
