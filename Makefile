@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Never let the source folder graphsci/ (which has no compiled _C) shadow the installed package.
 export PYTHONSAFEPATH=1
 
-.PHONY: demo test bench sanitize wheel-check clean
+.PHONY: demo test bench zoo sanitize wheel-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,9 @@ $(VENV)/.graphsci: $(VENV)/.deps CMakeLists.txt $(SOURCES)
 	$(PIP) --no-build-isolation --no-deps .
 	touch $@
 
+# The main job: the bundled ESOL solubility ensemble on real drugs (BBBP set), offline.
 demo: $(VENV)/.graphsci
-	$(BIN)/python -m graphsci.demo
+	$(BIN)/graphsci predict esol ../shared/data/molecules/bbbp.csv --head 12 --format table
 
 test: $(VENV)/.graphsci
 	$(BIN)/python -m pytest -q tests
@@ -34,9 +35,15 @@ test: $(VENV)/.graphsci
 bench: $(VENV)/.graphsci
 	bash ../shared/tools/peers-venv.sh
 	/tmp/peers/bin/pip install -q --no-deps --force-reinstall .
+	/tmp/peers/bin/pip install -q -c constraints.txt safetensors platformdirs
 	/tmp/peers/bin/python benchmarks/kernels.py
 	/tmp/peers/bin/python benchmarks/node_classification.py
 	/tmp/peers/bin/python benchmarks/featurize.py
+	/tmp/peers/bin/python benchmarks/predict_cli.py
+
+# Retrains the bundled pretrained models from ../shared/data (fixed seeds) and their registry.
+zoo: $(VENV)/.graphsci
+	$(BIN)/python graphsci/zoo/build.py $(ZOO_MODELS)
 
 # The kernels under AddressSanitizer + UndefinedBehaviorSanitizer: an instrumented copy of the
 # package in build/asan/pkg shadows the installed one for the op tests.

@@ -31,7 +31,9 @@ class DMPNNEncoder(nn.Module):
         if not paired:
             raise ValueError("D-MPNN needs each bond as a pair of directed edges 2b, 2b+1 "
                              "(graphs from graphsci.chem without self-loops)")
-        h0 = self.w_i(torch.cat([x[g.src], e], 1))
+        # w_i on [x_src, e], computed per atom then gathered: atoms are half as many as edges.
+        atom_dim = x.shape[1]
+        h0 = F.linear(x, self.w_i.weight[:, :atom_dim])[g.src] + F.linear(e, self.w_i.weight[:, atom_dim:])
         h = F.relu(h0)
         for _ in range(self.depth - 1):
             into_src = ops.spmm(g, e=h, op="copy_e")[g.src]   # all messages into the bond's source
@@ -113,12 +115,13 @@ class _Stack(nn.Module):
 
 
 class MoleculeGNN(nn.Module):
-    """Encoder + readout + MLP head; ``forward(graph, x, edge_feats)`` returns
-    ``(num_molecules, n_tasks)`` and ``embed`` the molecule vectors before the head."""
+    """Encoder + readout + MLP head; ``forward(graph, x, edge_feats[, mol_feats])`` returns
+    ``(num_molecules, n_tasks)`` and ``embed`` the molecule vectors before the head. With
+    ``mol_dim`` > 0 the head also reads ``mol_feats`` (molecule descriptors) beside them."""
 
     def __init__(self, arch: str, atom_dim: int, bond_dim: int, n_tasks: int, hidden: int = 300,
                  depth: int = 3, dropout: float = 0.0, readout: str = "mean", ffn_hidden: int = 300,
-                 ffn_layers: int = 2):
+                 ffn_layers: int = 2, mol_dim: int = 0):
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
@@ -136,7 +139,8 @@ class MoleculeGNN(nn.Module):
             self.readout = {"sum": gnn.SumReadout, "mean": gnn.MeanReadout, "max": gnn.MaxReadout}[readout]()
         else:
             raise ValueError(f"unknown readout {readout!r}; expected sum, mean or max")
-        layers, d = [], hidden
+        layers, d = [], hidden + mol_dim
+        self.mol_dim = mol_dim
         for _ in range(ffn_layers - 1):
             layers += [nn.Dropout(dropout), nn.Linear(d, ffn_hidden), nn.ReLU()]
             d = ffn_hidden
@@ -146,5 +150,10 @@ class MoleculeGNN(nn.Module):
     def embed(self, g: Graph, x, e) -> torch.Tensor:
         return self.readout(g, self.encoder(g, x, e))
 
-    def forward(self, g: Graph, x, e) -> torch.Tensor:
-        return self.head(self.embed(g, x, e))
+    def forward(self, g: Graph, x, e, mol_feats=None) -> torch.Tensor:
+        h = self.embed(g, x, e)
+        if self.mol_dim:
+            if mol_feats is None or mol_feats.shape != (h.shape[0], self.mol_dim):
+                raise ValueError(f"this model needs molecule features of shape ({h.shape[0]}, {self.mol_dim})")
+            h = torch.cat([h, mol_feats], 1)
+        return self.head(h)

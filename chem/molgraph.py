@@ -89,12 +89,18 @@ def _as_featurizers(atom_featurizer, bond_featurizer):
     return af, bf
 
 
-def mols_to_graphs(mols: Sequence[Chem.Mol], atom_featurizer="canonical", bond_featurizer="canonical",
-                   explicit_h: bool = False, self_loops: bool = False) -> list[MolGraph]:
-    """Featurises a list of molecules in one vectorised pass (the fast path)."""
-    af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
-    if explicit_h:
-        mols = [Chem.AddHs(m) for m in mols]
+class _Encoded(NamedTuple):
+    """A list of molecules encoded at once: features and bond ends of all of them, concatenated."""
+
+    node_x: np.ndarray      # (atoms, atom size) float32
+    edge_x: np.ndarray      # (2 * bonds, bond size) float32, bond b at rows 2b and 2b + 1
+    src: np.ndarray         # (2 * bonds,) int64, atom ids local to each molecule
+    dst: np.ndarray
+    n_atoms: np.ndarray     # (molecules,) int64
+    n_bonds: np.ndarray
+
+
+def _encode(mols, af: AtomFeaturizer, bf: BondFeaturizer) -> _Encoded:
     # Read values molecule by molecule: RDKit's atom/bond wrappers are costly objects, and a
     # chunk's worth of them alive at once makes the garbage collector rescan them repeatedly.
     atom_cols = [[] for _ in af.getters]
@@ -111,14 +117,24 @@ def mols_to_graphs(mols: Sequence[Chem.Mol], atom_featurizer="canonical", bond_f
         end.extend(map(Chem.Bond.GetEndAtomIdx, bonds))
         n_atoms.append(len(atoms))
         n_bonds.append(len(bonds))
-    node_x = torch.from_numpy(af.encode(atom_cols))
     ends = np.stack([np.asarray(begin, dtype=np.int64), np.asarray(end, dtype=np.int64)], 1)
     # bond b -> edges 2b (begin -> end) and 2b + 1 (end -> begin), for every molecule at once
-    src = torch.from_numpy(ends.reshape(-1).copy())
-    dst = torch.from_numpy(ends[:, ::-1].reshape(-1).copy())
-    edge_x = torch.from_numpy(np.repeat(bf.encode(bond_cols), 2, axis=0))
+    return _Encoded(af.encode(atom_cols), np.repeat(bf.encode(bond_cols), 2, axis=0),
+                    ends.reshape(-1).copy(), ends[:, ::-1].reshape(-1).copy(),
+                    np.asarray(n_atoms, dtype=np.int64), np.asarray(n_bonds, dtype=np.int64))
+
+
+def mols_to_graphs(mols: Sequence[Chem.Mol], atom_featurizer="canonical", bond_featurizer="canonical",
+                   explicit_h: bool = False, self_loops: bool = False) -> list[MolGraph]:
+    """Featurises a list of molecules in one vectorised pass (the fast path)."""
+    af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
+    if explicit_h:
+        mols = [Chem.AddHs(m) for m in mols]
+    enc = _encode(mols, af, bf)
+    node_x, edge_x = torch.from_numpy(enc.node_x), torch.from_numpy(enc.edge_x)
+    src, dst = torch.from_numpy(enc.src), torch.from_numpy(enc.dst)
     out, a0, e0 = [], 0, 0
-    for na, nb in zip(n_atoms, n_bonds):
+    for na, nb in zip(enc.n_atoms.tolist(), enc.n_bonds.tolist()):
         s, d, ef = src[e0:e0 + 2 * nb], dst[e0:e0 + 2 * nb], edge_x[e0:e0 + 2 * nb]
         if self_loops:
             loops = torch.arange(na)
@@ -156,15 +172,63 @@ class Featurized(NamedTuple):
 
 def _featurize_chunk(args) -> Featurized:
     smiles, atom_spec, bond_spec, explicit_h, self_loops = args
-    mols, errors = [], []
-    with rdBase.BlockLogs():
-        parsed = [Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None for s in smiles]
-    for s, m in zip(smiles, parsed):
-        errors.append(None if m is not None else f"invalid SMILES {s!r}: {_reason(s)}")
-        if m is not None:
-            mols.append(m)
+    mols, errors = _parse_chunk(smiles)
     graphs = iter(mols_to_graphs(mols, atom_spec, bond_spec, explicit_h, self_loops))
     return Featurized([next(graphs) if e is None else None for e in errors], errors)
+
+
+class MolBatch(NamedTuple):
+    """The valid molecules of a chunk of SMILES as one batched graph: ``rows`` are their
+    positions in the chunk and ``errors`` has a reason for every invalid entry (else None)."""
+
+    graph: Graph
+    node_feats: torch.Tensor
+    edge_feats: torch.Tensor
+    rows: np.ndarray
+    errors: list
+    smiles: list
+
+
+def _parse_chunk(smiles):
+    with rdBase.BlockLogs():
+        parsed = [Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None for s in smiles]
+    errors = [None if m is not None else f"invalid SMILES {s!r}: {_reason(s)}" for s, m in zip(smiles, parsed)]
+    return [m for m in parsed if m is not None], errors
+
+
+def _encode_chunk(args):
+    smiles, atom_spec, bond_spec = args
+    mols, errors = _parse_chunk(smiles)
+    return _encode(mols, *_as_featurizers(atom_spec, bond_spec)), errors
+
+
+def featurize_batches(smiles: Iterable[str], atom_featurizer="canonical", bond_featurizer="canonical",
+                      n_jobs: int = 1, chunk_size: int = 1000):
+    """Yields a :class:`MolBatch` per ``chunk_size`` SMILES, in input order: the fast path for
+    prediction (no per-molecule graph objects). With ``n_jobs > 1`` chunks are encoded in worker
+    processes while the caller works on earlier ones."""
+    smiles = list(smiles)
+    af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
+    chunks = [(smiles[i:i + chunk_size], af.names, bf.names) for i in range(0, len(smiles), chunk_size)]
+    pool = None
+    if n_jobs == 1 or len(chunks) <= 1:
+        results = map(_encode_chunk, chunks)
+    else:
+        pool = ProcessPoolExecutor(max_workers=n_jobs if n_jobs > 0 else os.cpu_count(),
+                                   mp_context=multiprocessing.get_context("spawn"))
+        results = pool.map(_encode_chunk, chunks)
+    try:
+        for (chunk, _, _), (enc, errors) in zip(chunks, results):
+            shift = np.repeat(np.cumsum(enc.n_atoms) - enc.n_atoms, 2 * enc.n_bonds)
+            g = Graph._trusted(torch.from_numpy(enc.src + shift), torch.from_numpy(enc.dst + shift),
+                               int(enc.n_atoms.sum()), torch.from_numpy(enc.n_atoms),
+                               torch.from_numpy(2 * enc.n_bonds))
+            rows = np.array([i for i, e in enumerate(errors) if e is None], dtype=np.int64)
+            yield MolBatch(g, torch.from_numpy(enc.node_x), torch.from_numpy(enc.edge_x), rows, errors,
+                           [chunk[i] for i in rows])
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def featurize(smiles: Iterable[str], atom_featurizer="canonical", bond_featurizer="canonical",

@@ -12,11 +12,14 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
+from tqdm.auto import tqdm
 
 import graphsci
 from graphsci.chem.datasets import from_smiles, guess_smiles_column
+from graphsci.chem.descriptors import DescriptorScaler, descriptor_names, mol_descriptors
 from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
 from graphsci.chem.models import MoleculeGNN
+from graphsci.chem.molgraph import featurize_batches
 from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
 from graphsci.train import Trainer, roc_auc
@@ -46,6 +49,8 @@ class MoleculePropertyPredictor(BaseEstimator):
     val_fraction : share of the training molecules held out for early stopping and choosing
         the best epoch (unused when ``fit`` is given an ``eval_set``).
     schedule : learning-rate schedule, ``warmup_decay`` (chemprop's) or ``constant``.
+    mol_features : ``None`` or ``"rdkit2d"``: RDKit's 2-D descriptors (standardised with the
+        training statistics) join the learned molecule vector before the head.
     Other parameters set the network and the optimisation.
 
     Fitted attributes: ``models_``, ``target_names_``, ``mean_``/``scale_`` (regression),
@@ -58,13 +63,14 @@ class MoleculePropertyPredictor(BaseEstimator):
                  weight_decay: float = 0.0, patience: int | None = None, n_models: int = 1,
                  val_fraction: float = 0.1, atom_features: str = "canonical",
                  bond_features: str = "canonical", seed: int = 0, n_jobs: int = 1,
-                 progress: bool = True, schedule: str = "warmup_decay"):
+                 progress: bool = True, schedule: str = "warmup_decay", mol_features: str | None = None):
         self.task, self.arch, self.hidden, self.depth = task, arch, hidden, depth
         self.dropout, self.readout, self.ffn_hidden, self.ffn_layers = dropout, readout, ffn_hidden, ffn_layers
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.patience, self.n_models, self.val_fraction = patience, n_models, val_fraction
         self.atom_features, self.bond_features = atom_features, bond_features
         self.seed, self.n_jobs, self.progress, self.schedule = seed, n_jobs, progress, schedule
+        self.mol_features = mol_features
 
     # ---- inputs ------------------------------------------------------------------------------
     @staticmethod
@@ -85,6 +91,8 @@ class MoleculePropertyPredictor(BaseEstimator):
             raise ValueError("n_models must be at least 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError("val_fraction must be in [0, 1)")
+        if self.mol_features is not None:
+            descriptor_names(self.mol_features)
 
     # ---- training ----------------------------------------------------------------------------
     def fit(self, X, y=None, smiles_col: str | None = None, target_cols=None, eval_set=None):
@@ -101,6 +109,9 @@ class MoleculePropertyPredictor(BaseEstimator):
             self.mean_ = np.nanmean(yt, 0)
             self.scale_ = np.nan_to_num(np.nanstd(yt, 0), nan=1.0)
             self.scale_[self.scale_ == 0] = 1.0
+        self.descriptor_scaler_ = None
+        if self.mol_features is not None:
+            self.descriptor_scaler_ = DescriptorScaler().fit(self._descriptors(data))
         samples = self._scaled(data)
         held_out = None
         if eval_set is not None:
@@ -161,17 +172,29 @@ class MoleculePropertyPredictor(BaseEstimator):
                           f"skipped (first: row {data.invalid[0].row}: {data.invalid[0].reason})")
         return data, names
 
+    def _descriptors(self, data):
+        return mol_descriptors(data.smiles, self.mol_features, n_jobs=self.n_jobs)
+
+    def _with_mol_feats(self, data):
+        """The samples, carrying their standardised descriptors when the model reads them."""
+        if self.mol_features is None:
+            return list(data.samples)
+        feats = torch.from_numpy(self.descriptor_scaler_.transform(self._descriptors(data)))
+        return [s._replace(graph_feats=feats[i]) for i, s in enumerate(data.samples)]
+
     def _scaled(self, data):
         """Samples with targets standardised by the training mean and scale (regression)."""
         yt = data.y.numpy().astype(np.float64)
         if self.task == "regression":
             yt = (yt - self.mean_) / self.scale_
-        return [s._replace(y=torch.tensor(yt[i], dtype=torch.float32)) for i, s in enumerate(data.samples)]
+        return [s._replace(y=torch.tensor(yt[i], dtype=torch.float32))
+                for i, s in enumerate(self._with_mol_feats(data))]
 
     def _new_model(self) -> MoleculeGNN:
         return MoleculeGNN(self.arch, self.atom_dim_, self.bond_dim_, len(self.target_names_),
                            hidden=self.hidden, depth=self.depth, dropout=self.dropout,
-                           readout=self.readout, ffn_hidden=self.ffn_hidden, ffn_layers=self.ffn_layers)
+                           readout=self.readout, ffn_hidden=self.ffn_hidden, ffn_layers=self.ffn_layers,
+                           mol_dim=len(descriptor_names(self.mol_features)) if self.mol_features else 0)
 
     # ---- prediction --------------------------------------------------------------------------
     def _check_fitted(self):
@@ -183,21 +206,28 @@ class MoleculePropertyPredictor(BaseEstimator):
         invalid SMILES, and the per-row error messages."""
         self._check_fitted()
         smiles = self._smiles(X, smiles_col)
-        data = from_smiles(smiles, None, None, self.atom_features, self.bond_features,
-                           n_jobs=self.n_jobs, progress=self.progress)
         errors = [None] * len(smiles)
-        for bad in data.invalid:
-            errors[bad.row] = bad.reason
         out = np.full((len(self.models_), len(smiles), len(self.target_names_)), np.nan)
-        if len(data):
-            trainer = Trainer(batch_size=max(self.batch_size, 512), progress=False)
-            for k, model in enumerate(self.models_):
-                pred = trainer.predict_graphs(model, data).double().numpy()
-                if self.task == "regression":
-                    pred = pred * self.scale_ + self.mean_
-                else:
-                    pred = 1.0 / (1.0 + np.exp(-pred))
-                out[k, data.rows] = pred
+        start = 0
+        chunks = featurize_batches(smiles, self.atom_features, self.bond_features, n_jobs=self.n_jobs,
+                                   chunk_size=500)
+        bar = tqdm(total=len(smiles), desc="predict", unit="mol", disable=(not self.progress) or None)
+        with torch.inference_mode(), bar:
+            for chunk in chunks:
+                errors[start:start + len(chunk.errors)] = chunk.errors
+                if len(chunk.rows):
+                    args = [chunk.graph, chunk.node_feats, chunk.edge_feats]
+                    if self.mol_features:
+                        args.append(torch.from_numpy(self.descriptor_scaler_.transform(
+                            mol_descriptors(chunk.smiles, self.mol_features))))
+                    for k, model in enumerate(self.models_):
+                        out[k, start + chunk.rows] = model(*args).double().numpy()
+                start += len(chunk.errors)
+                bar.update(len(chunk.errors))
+        if self.task == "regression":
+            out = out * self.scale_ + self.mean_
+        else:
+            out = 1.0 / (1.0 + np.exp(-out))
         return out, errors
 
     def _shape(self, values, X):
@@ -302,6 +332,10 @@ class MoleculePropertyPredictor(BaseEstimator):
                            "bond": BondFeaturizer(self.bond_features).spec()},
             "normalisation": ({"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
                               if self.task == "regression" else None),
+            "mol_features": ({"kind": self.mol_features, "names": list(descriptor_names(self.mol_features)),
+                              "mean": self.descriptor_scaler_.mean.tolist(),
+                              "scale": self.descriptor_scaler_.scale.tolist()}
+                             if self.mol_features else None),
             "weights": {"file": weights.name, "sha256": _sha256(weights)},
             "metadata": dict(metadata or getattr(self, "metadata_", None) or {}),
         }
@@ -333,6 +367,12 @@ class MoleculePropertyPredictor(BaseEstimator):
             if est.task == "regression":
                 est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
                 est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
+            est.descriptor_scaler_ = None
+            if est.mol_features:
+                info = card["mol_features"]
+                if list(info["names"]) != list(descriptor_names(est.mol_features)):
+                    raise ValueError("its descriptor list differs from this RDKit's")
+                est.descriptor_scaler_ = DescriptorScaler(info["mean"], info["scale"])
         except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{card_path} is corrupt or not a graphsci model card: {exc}") from exc
         weights = directory / weights_info["file"]

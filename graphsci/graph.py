@@ -360,10 +360,12 @@ def batch(graphs: Sequence[Graph]) -> Graph:
     device = graphs[0].device
     if any(g.device != device for g in graphs):
         raise ValueError("all graphs must be on the same device")
-    sizes = torch.tensor([g.num_nodes for g in graphs], dtype=torch.int64)
-    offsets = torch.cumsum(sizes, 0) - sizes
-    src = torch.cat([g.src + int(o) for g, o in zip(graphs, offsets)])
-    dst = torch.cat([g.dst + int(o) for g, o in zip(graphs, offsets)])
+    sizes = torch.tensor([g.num_nodes for g in graphs], dtype=torch.int64, device=device)
+    n_edges = torch.tensor([g.num_edges for g in graphs], dtype=torch.int64, device=device)
+    # One vectorised offset add, not one small add per member (batches hold thousands).
+    shift = torch.repeat_interleave(torch.cumsum(sizes, 0) - sizes, n_edges)
+    src = torch.cat([g.src for g in graphs]) + shift
+    dst = torch.cat([g.dst for g in graphs]) + shift
     bnn = torch.cat([g.batch_num_nodes for g in graphs])
     bne = torch.cat([g.batch_num_edges for g in graphs])
     return Graph._trusted(src, dst, int(sizes.sum()), bnn, bne)

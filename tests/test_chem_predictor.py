@@ -103,3 +103,31 @@ def test_unfitted_and_bad_arguments():
         MoleculePropertyPredictor(**SMALL).fit(["CCO", "CC"], [1.0])
     with pytest.raises(ValueError, match="single string"):
         MoleculePropertyPredictor(**SMALL).fit("CCO", [1.0])
+
+
+def test_rdkit_descriptors_join_the_head_and_survive_save_load(tmp_path):
+    data = ESOL.head(80)
+    model = MoleculePropertyPredictor(mol_features="rdkit2d", **{**SMALL, "epochs": 4})
+    model.fit(data["smiles"][:60], data["logp"][:60],
+              eval_set=(data["smiles"][60:], data["logp"][60:]))
+    assert model.models_[0].mol_dim == len(model.descriptor_scaler_.mean) > 150
+    smiles = data["smiles"][60:].tolist() + ["[Na+].[Cl-]", "C"]       # odd molecules: no NaN
+    before = model.predict(smiles)
+    assert np.isfinite(before).all()
+    loaded = MoleculePropertyPredictor.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(before, loaded.predict(smiles))
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert "MolLogP" in card["mol_features"]["names"]
+    with pytest.raises(ValueError, match="unknown molecule features"):
+        MoleculePropertyPredictor(mol_features="morgan").fit(data["smiles"], data["logp"])
+
+
+def test_eval_set_and_evaluate():
+    data = ESOL.head(90)
+    model = MoleculePropertyPredictor(**SMALL).fit(
+        data["smiles"][:70], data["logp"][:70], eval_set=(data["smiles"][70:], data["logp"][70:]))
+    scores = model.evaluate(list(data["smiles"][70:]) + ["xx"], list(data["logp"][70:]) + [1.0])
+    assert scores["invalid"] == 1 and 0 < scores["mae"] <= scores["rmse"] < 3
+    frame = model.predict_frame(["CCO", "xx"])
+    assert list(frame.columns) == ["logp", "logp_std", "error"]
+    assert frame["error"][0] is None and "xx" in frame["error"][1]

@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-uncertainty", action="store_true", help="leave out the ensemble std columns")
     p.add_argument("--format", choices=("csv", "table"), default="csv",
                    help="csv (default) or an aligned text table for reading")
+    p.add_argument("--head", type=int, metavar="N", help="predict only the first N rows")
 
     t = sub.add_parser("train", help="train a molecule property model on a CSV file")
     t.add_argument("data", type=Path)
@@ -140,8 +141,8 @@ def _load_model(name):
 def _predict(args) -> int:
     from graphsci.cli.molecules import InputError, chunks, write_chunk
 
-    if args.batch_size < 1 or args.jobs < 1:
-        raise CommandError("--batch-size and --jobs must be at least 1")
+    if args.batch_size < 1 or args.jobs < 1 or (args.head is not None and args.head < 1):
+        raise CommandError("--batch-size, --jobs and --head must be at least 1")
     model = _load_model(args.model)
     model.set_params(n_jobs=args.jobs, progress=False)
     units = (getattr(model, "metadata_", {}) or {}).get("units", {})
@@ -151,7 +152,13 @@ def _predict(args) -> int:
     n_read = n_bad = 0
     t0 = time.perf_counter()
     try:
-        for frame, smiles, read_errors in chunks(args.input, args.smiles_col, args.batch_size):
+        size = min(args.batch_size, args.head or args.batch_size)
+        for frame, smiles, read_errors in chunks(args.input, args.smiles_col, size):
+            if args.head is not None and n_read + len(frame) > args.head:
+                keep = args.head - n_read
+                frame, smiles, read_errors = frame.iloc[:keep], smiles[:keep], read_errors[:keep]
+            if len(frame) == 0:
+                break
             pred = model.predict_frame(smiles)
             errors = [r or p for r, p in zip(read_errors, pred["error"])]
             result = frame.reset_index(drop=True).copy()

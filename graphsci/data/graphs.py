@@ -9,15 +9,17 @@ from graphsci.graph import Graph, batch
 
 
 class GraphSample(NamedTuple):
-    """One graph with its node features, optional edge features and a target.
+    """One graph with its node features, optional edge features, a target and optional
+    graph-level features (e.g. molecule descriptors).
 
-    Also the type of a collated batch: then ``graph`` is a batch, features are concatenated in
-    member order and ``y`` is stacked."""
+    Also the type of a collated batch: then ``graph`` is a batch, node and edge features are
+    concatenated in member order and ``y`` and ``graph_feats`` are stacked."""
 
     graph: Graph
     x: torch.Tensor
     edge_feats: torch.Tensor | None
     y: torch.Tensor
+    graph_feats: torch.Tensor | None = None
 
 
 class GraphDataset(torch.utils.data.Dataset):
@@ -52,6 +54,10 @@ def collate(samples: Sequence[GraphSample]) -> GraphSample:
     if any(has_edges) and not all(has_edges):
         raise ValueError("either every sample has edge features or none has")
     edge_feats = torch.cat([s.edge_feats for s in samples]) if all(has_edges) else None
+    has_graph_feats = [s.graph_feats is not None for s in samples]
+    if any(has_graph_feats) and not all(has_graph_feats):
+        raise ValueError("either every sample has graph features or none has")
     ys = [torch.as_tensor(s.y) for s in samples]
     return GraphSample(batch([s.graph for s in samples]), torch.cat([s.x for s in samples]),
-                       edge_feats, torch.stack(ys))
+                       edge_feats, torch.stack(ys),
+                       torch.stack([s.graph_feats for s in samples]) if all(has_graph_feats) else None)

@@ -139,11 +139,13 @@ class Trainer:
             persistent_workers=self.num_workers > 0)
 
     def _forward(self, model, b: GraphSample):
-        b = GraphSample(b.graph.to(self.device), b.x.to(self.device),
-                        None if b.edge_feats is None else b.edge_feats.to(self.device),
-                        b.y.to(self.device))
-        out = model(b.graph, b.x) if b.edge_feats is None else model(b.graph, b.x, b.edge_feats)
-        return out, b.y
+        b = GraphSample(*(None if t is None else t.to(self.device) for t in b))
+        args = [b.graph, b.x]
+        if b.edge_feats is not None or b.graph_feats is not None:
+            args.append(b.edge_feats)
+        if b.graph_feats is not None:
+            args.append(b.graph_feats)
+        return model(*args), b.y
 
     def fit_graphs(self, model: torch.nn.Module, train_set: GraphDataset, val_set: GraphDataset):
         """Mini-batch training on datasets of graphs; ``model(graph, x[, edge_feats])`` returns
