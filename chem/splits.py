@@ -36,13 +36,16 @@ def scaffold(smiles: str) -> str:
 
 def scaffold_split(smiles: Sequence[str], fractions=(0.8, 0.1, 0.1)):
     """Molecules grouped by Bemis-Murcko scaffold; the largest groups fill train, then
-    validation, then test. Deterministic (ties broken by first appearance) and no scaffold is in
+    validation, then test. Deterministic (equal sizes: later first, as DeepChem) and no scaffold is in
     two parts."""
     n_train, n_val = _sizes(len(smiles), fractions)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(smiles):
         groups[scaffold(s)].append(i)
-    ordered = sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+    # Largest sets first; among equal sizes the later-appearing set first, as DeepChem's
+    # ScaffoldSplitter does, so test sets match the MoleculeNet convention. (Earliest-first
+    # would put, e.g., only positives into BBBP's validation and test parts.)
+    ordered = sorted(groups.values(), key=lambda g: (len(g), g[0]), reverse=True)
     train, val, test = [], [], []
     for g in ordered:
         if len(train) + len(g) <= n_train:

@@ -1,0 +1,64 @@
+"""Graph smoothing as a few steps of gradient descent on a graph-regularised energy (the
+propagation of Chen et al., ICLR 2022, "Convergent Boosted Smoothing"; APPNP's, for one choice
+of step size), on the native SpMM."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from graphsci import ops
+from graphsci.graph import Graph
+
+
+def _check(g: Graph, values, name):
+    if not isinstance(g, Graph):
+        raise ValueError(f"g must be a graphsci.Graph, got {type(g).__name__}")
+    if values.shape[0] != g.num_nodes:
+        raise ValueError(f"{name} has {values.shape[0]} rows for a graph of {g.num_nodes} nodes")
+    if values.ndim not in (1, 2):
+        raise ValueError(f"{name} must be (nodes,) or (nodes, features), got shape {tuple(values.shape)}")
+
+
+def _normalised(g: Graph):
+    """The self-looped graph and its symmetric-normalised edge weights, in float64 (the
+    boosting objective differentiates through them, so they must be exact)."""
+    h = g.add_self_loops()
+    inv_sqrt = h.in_degrees().to(torch.float64).pow(-0.5)
+    return h, inv_sqrt[h.src] * inv_sqrt[h.dst]
+
+
+def propagate(g: Graph, Y, lam: float = 1.0, steps: int = 10, X=None, transpose: bool = False):
+    """``steps`` gradient steps, from ``Y``, on
+
+        E(Z) = 1/2 ||Z - X||^2 + lam/2 tr(Z^T (I - A) Z),   A = D^-1/2 (adjacency + I) D^-1/2,
+
+    with step size ``1 / (1 + lam)``, i.e. ``Z <- (X + lam A Z) / (1 + lam)``; ``X`` defaults to
+    ``Y``. As a map of ``X`` (with ``Y = X``) this is a linear operator ``P``; ``transpose=True``
+    applies ``P^T`` (the same recursion over the reversed graph), which is what gradients
+    through ``P`` need. ``Y``/``X`` are ``(nodes,)`` or ``(nodes, d)`` tensors or arrays; the
+    result has the same type. ``steps=0`` returns ``Y``.
+    """
+    if lam < 0 or steps < 0:
+        raise ValueError("lam and steps must be non-negative")
+    as_numpy = isinstance(Y, np.ndarray)
+    y = torch.from_numpy(np.ascontiguousarray(Y)) if as_numpy else Y
+    x = y if X is None else (torch.from_numpy(np.ascontiguousarray(X)) if isinstance(X, np.ndarray) else X)
+    _check(g, y, "Y")
+    _check(g, x, "X")
+    if x.shape != y.shape:
+        raise ValueError(f"X has shape {tuple(x.shape)} and Y {tuple(y.shape)}")
+    if not (torch.isfinite(y).all() and torch.isfinite(x).all()):
+        raise ValueError("Y and X must be finite (no NaN or inf)")
+    vector = y.ndim == 1
+    y, x = (y[:, None], x[:, None]) if vector else (y, x)
+    h, w = g.memo("propagation_norm", lambda: _normalised(g))
+    if transpose:
+        # A^T: the same weights on reversed edges (reverse() keeps the edge order).
+        h = h.memo("reversed", h.reverse)
+    w = w.to(y.dtype)
+    a, b = 1.0 / (1.0 + lam), lam / (1.0 + lam)
+    z = y
+    for _ in range(steps):
+        z = a * x + b * ops.spmm(h, z, w, op="u_mul_e", reduce="sum")
+    z = z[:, 0] if vector else z
+    return z.numpy() if as_numpy else z

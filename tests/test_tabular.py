@@ -1,0 +1,175 @@
+"""graphsci.tabular: propagation against dense algebra, tables -> graphs, and EBBS."""
+import warnings
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import SHARED_DATA
+from graphsci.graph import Graph
+from graphsci.tabular import (BoostedSmoothing, graph_from_edgelist, graph_from_tables, knn_graph,
+                              load_county, propagate)
+
+
+def _random_graph(n=12, m=30, seed=0):
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, n - 2, m)          # the last two nodes stay isolated
+    dst = rng.integers(0, n - 2, m)
+    src[:3], dst[:3] = [0, 0, 1], [0, 1, 0]   # a self-loop and a multi-edge
+    src[3], dst[3] = 0, 1
+    return Graph(torch.from_numpy(src), torch.from_numpy(dst), n)
+
+
+def _dense_operator(g, lam, steps):
+    n = g.num_nodes
+    A = np.zeros((n, n))
+    np.add.at(A, (g.dst.numpy(), g.src.numpy()), 1.0)      # row v sums over in-edges u -> v
+    A += np.eye(n)
+    d = A.sum(1)
+    An = A / np.sqrt(d)[:, None] / np.sqrt(d)[None, :]
+    P = np.eye(n)
+    a, b = 1 / (1 + lam), lam / (1 + lam)
+    for _ in range(steps):
+        P = a * np.eye(n) + b * An @ P
+    return P
+
+
+def test_propagation_equals_dense_computation():
+    g = _random_graph()
+    X = np.random.default_rng(1).normal(size=(g.num_nodes, 3))
+    P = _dense_operator(g, 1.5, 7)
+    np.testing.assert_allclose(propagate(g, X, 1.5, 7), P @ X, atol=1e-12)
+    np.testing.assert_allclose(propagate(g, X, 1.5, 7, transpose=True), P.T @ X, atol=1e-12)
+    np.testing.assert_allclose(propagate(g, X[:, 0], 1.5, 7), P @ X[:, 0], atol=1e-12)
+    np.testing.assert_array_equal(propagate(g, X, 1.5, 0), X)
+    Y0 = np.ones_like(X)
+    Z = propagate(g, Y0, 1.0, 1, X=X)
+    assert np.allclose(Z[-1], (X[-1] + 1.0 * Y0[-1]) / 2)      # isolated node: only its self-loop
+
+
+def test_gradient_through_propagation_matches_autograd():
+    g = _random_graph(seed=3)
+    P = torch.tensor(_dense_operator(g, 2.0, 5))
+    F = torch.randn(g.num_nodes, 2, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(g.num_nodes, 2, dtype=torch.float64)
+    mask = torch.zeros(g.num_nodes, 1, dtype=torch.float64)
+    mask[:6] = 1
+    loss = 0.5 * (mask * (P @ F - y) ** 2).sum()
+    loss.backward()
+    out = propagate(g, F.detach(), 2.0, 5)
+    ours = propagate(g, mask * (out - y), 2.0, 5, transpose=True)
+    torch.testing.assert_close(ours, F.grad)
+
+
+def test_propagation_rejects_bad_input():
+    g = _random_graph()
+    with pytest.raises(ValueError, match="rows for a graph"):
+        propagate(g, np.zeros((g.num_nodes + 1, 2)))
+    with pytest.raises(ValueError, match="finite"):
+        propagate(g, np.full((g.num_nodes, 2), np.nan))
+    with pytest.raises(ValueError, match="non-negative"):
+        propagate(g, np.zeros(g.num_nodes), lam=-1)
+
+
+def _edges(g):
+    return set(zip(g.src.tolist(), g.dst.tolist()))
+
+
+def test_normalised_and_denormalised_schemas_give_the_same_graph():
+    person = pd.DataFrame({"person_id": [10, 11, 12, 13, 14], "address_id": [1, 1, 2, 3, np.nan]})
+    address = pd.DataFrame({"address_id": [1, 2, 3], "zip_id": [100, 100, 200]})
+    zips = pd.DataFrame({"zip_id": [100, 200]})
+    rel = graph_from_tables({"person": person, "address": address, "zip": zips},
+                            {"person": "person_id", "address": "address_id", "zip": "zip_id"})
+    normalised = rel.project("person", hops=2)
+    flat = person.merge(address, on="address_id", how="left")
+    denormalised = graph_from_tables({"person": flat}, {"person": "person_id"}).project(
+        "person", hops=1, link_columns=["address_id", "zip_id"])
+    assert _edges(normalised) == _edges(denormalised) == {(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)}
+    assert _edges(rel.project("person", hops=1)) == {(0, 1), (1, 0)}      # shared address only
+    assert normalised.num_nodes == 5                                    # person 14: isolated
+
+
+def test_tables_with_bad_keys_are_clear_errors():
+    person = pd.DataFrame({"person_id": [1, 2], "address_id": [1, 9]})
+    address = pd.DataFrame({"address_id": [1, 2]})
+    with pytest.raises(ValueError, match="person.address_id point to no row of address"):
+        graph_from_tables({"person": person, "address": address}, {"person": "person_id", "address": "address_id"})
+    with pytest.raises(ValueError, match="unique"):
+        graph_from_tables({"address": pd.DataFrame({"address_id": [1, 1]})}, {"address": "address_id"})
+    with pytest.raises(ValueError, match="no primary key"):
+        graph_from_tables({"address": address}, {})
+
+
+def test_knn_and_edgelist_graphs():
+    df = pd.DataFrame({"x": [0.0, 0.1, 5.0, 5.1, 9.0], "y": [0, 0, 0, 0, 0.0]})
+    g = knn_graph(df, ["x", "y"], k=1)
+    assert _edges(g) == {(0, 1), (1, 0), (2, 3), (3, 2), (3, 4), (4, 3)}
+    with pytest.raises(ValueError, match="NaN"):
+        knn_graph(df.assign(x=[0, np.nan, 1, 2, 3]), ["x", "y"], k=1)
+    g = graph_from_edgelist(pd.DataFrame({"a": ["u", "v"], "b": ["v", "w"]}), ids=["u", "v", "w", "z"])
+    assert g.num_nodes == 4 and _edges(g) == {(0, 1), (1, 0), (1, 2), (2, 1)}
+    with pytest.raises(ValueError, match="unknown id"):
+        graph_from_edgelist([["u", "q"]], ids=["u", "v"])
+    with pytest.warns(UserWarning, match="dropped"):
+        assert graph_from_edgelist([["u", "q"], ["u", "v"]], ids=["u", "v"], on_missing="drop").num_edges == 2
+
+
+@pytest.fixture(scope="module")
+def county():
+    return load_county(SHARED_DATA)
+
+
+def _rmse(p, y):
+    return float(np.sqrt(np.mean((p - y) ** 2)))
+
+
+def test_ebbs_beats_lightgbm_alone_on_county(county):
+    s = county.splits[0]
+    plain = lgb.LGBMRegressor(n_estimators=300, learning_rate=0.1, verbose=-1, random_state=0, n_jobs=1)
+    plain.fit(county.X.iloc[s["train"]], county.y[s["train"]])
+    base = _rmse(plain.predict(county.X.iloc[s["test"]]), county.y[s["test"]])
+    model = BoostedSmoothing(n_estimators=300).fit(county.X, county.y, county.graph, s["train"], s["val"])
+    ebbs = _rmse(model.predict()[s["test"]], county.y[s["test"]])
+    assert ebbs < 0.9 * base, (ebbs, base)
+    # steps=0 and no smoothing is boosting alone: close to plain LightGBM
+    alone = BoostedSmoothing(n_estimators=300, steps=0, feature_steps=0, error_smoothing=False,
+                             early_stopping_rounds=0).fit(county.X, county.y, county.graph, s["train"])
+    assert abs(_rmse(alone.predict()[s["test"]], county.y[s["test"]]) - base) < 0.1 * base
+
+
+def test_ebbs_predicts_on_a_new_graph_and_handles_nan_features(county):
+    s = county.splits[1]
+    X = county.X.copy()
+    X.iloc[::7, 0] = np.nan                                  # NaN features are fine for the trees
+    model = BoostedSmoothing(n_estimators=50, early_stopping_rounds=0).fit(X, county.y, county.graph, s["train"])
+    sub = X.iloc[:100].reset_index(drop=True)
+    g = knn_graph(pd.DataFrame({"i": np.arange(100.0)}), ["i"], k=2)
+    pred = model.predict(sub, g)
+    assert pred.shape == (100,) and np.isfinite(pred).all()
+    with pytest.raises(ValueError, match="rows for a graph"):
+        model.predict(X.iloc[:50], g)
+
+
+def test_ebbs_classification_and_bad_masks(county):
+    s = county.splits[2]
+    labels = np.where(county.y > 6, "high", np.where(county.y > 4, "mid", "low"))
+    labels[s["val"][:3]] = "unseen"                          # a class absent from training
+    with pytest.warns(UserWarning, match="never occur in training"):
+        model = BoostedSmoothing(task="classification", n_estimators=60).fit(
+            county.X, labels, county.graph, s["train"], s["val"])
+    proba = model.predict_proba()
+    assert proba.shape == (county.graph.num_nodes, 3) and np.allclose(proba.sum(1), 1)
+    assert set(model.predict()) <= {"high", "mid", "low"}
+    accuracy = (model.predict()[s["test"]] == labels[s["test"]]).mean()
+    assert accuracy > 0.6
+    with pytest.raises(ValueError, match="train_mask has 5 entries"):
+        BoostedSmoothing().fit(county.X, county.y, county.graph, np.ones(5, dtype=bool))
+    with pytest.raises(ValueError, match="outside"):
+        BoostedSmoothing().fit(county.X, county.y, county.graph, [0, 10 ** 6])
+    y = county.y.copy()
+    y[s["train"][0]] = np.nan
+    with pytest.raises(ValueError, match="finite on the training nodes"):
+        BoostedSmoothing().fit(county.X, y, county.graph, s["train"])
