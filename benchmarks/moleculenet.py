@@ -143,6 +143,8 @@ def report():
              "(featurisation included) on this 2-core CPU machine. RMSE: lower is better; ROC-AUC",
              "(mean over tasks, missing labels masked): higher is better. chemprop 2.3.1 runs with its",
              "defaults through `chemprop train` on the same rows and splits, in the same script run.",
+             "Wall times so far were taken while other jobs shared the two cores, so they vary by",
+             "several times between rows; only times from one uncontended run may be compared.",
              "**Bold**: the best of the row. `dmpnn+rdkit` is our D-MPNN with RDKit 2-D descriptors",
              "beside the learned molecule vector (`mol_features=\"rdkit2d\"`).", ""]
     for split in ("random", "scaffold"):

@@ -170,6 +170,24 @@ void spmm(const I* indptr, const I* indices, const I* eids, int64_t num_rows,
   constexpr int64_t C = kChunk<T>;
   const int64_t F = H * D;
   const int64_t nnz = int64_t(indptr[num_rows]);
+  if constexpr (!R::has_arg) {
+    if (F == 1) {
+      // One value per node (graph smoothing of a scalar signal): a plain scalar loop, without
+      // the chunk machinery whose per-edge set-up dominates when a row is one element wide.
+      parallel_rows(num_rows, nnz + num_rows, nthreads, [&](int64_t i) {
+        const int64_t beg = int64_t(indptr[i]), end = int64_t(indptr[i + 1]);
+        T acc = T(0);
+        for (int64_t k = beg; k < end; ++k) {
+          T a = T(0), b = T(0);
+          if constexpr (Op::lhs) a = lhs.data[int64_t(indices[k]) * lhs.row_stride];
+          if constexpr (Op::rhs) b = rhs.data[(eids ? int64_t(eids[k]) : k) * rhs.row_stride];
+          acc += Op::apply(a, b);
+        }
+        out[i] = (R::mean && end > beg) ? acc / T(end - beg) : acc;
+      });
+      return;
+    }
+  }
   parallel_rows(num_rows, (nnz + num_rows) * F, nthreads, [&](int64_t i) {
     const int64_t beg = int64_t(indptr[i]), end = int64_t(indptr[i + 1]);
     for (int64_t h = 0; h < H; ++h) {

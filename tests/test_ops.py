@@ -17,6 +17,8 @@ SDDMM_OPS = ["add", "sub", "mul", "div", "dot", "copy_lhs", "copy_rhs"]
 # broadcasting: scalar per edge, per-feature, per-head scalars, full multi-head.
 LAYOUTS = {
     "2d-scalar-edge": (("N", "D"), ("E",)),
+    "2d-one-feature": (("N", 1), ("E",)),          # one value per node: the scalar fast path
+    "2d-one-feature-col": (("N", 1), ("E", 1)),
     "2d-col-edge": (("N", "D"), ("E", 1)),
     "2d-full-edge": (("N", "D"), ("E", "D")),
     "3d-head-scalar": (("N", "H", "D"), ("E", "H")),
