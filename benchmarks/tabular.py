@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from graphsci import nn as gnn
-from graphsci.tabular import BoostedSmoothing, load_county, load_house
+from graphsci.tabular import AutoGluonSmoothing, BoostedSmoothing, load_county, load_house
 
 HERE = Path(__file__).parent
 LOADERS = {"county": load_county, "house": load_house}
@@ -101,7 +101,7 @@ def gnn_alone(d, s, seed, kind, extra=None, epochs=400, patience=50):
         return model(d.graph, x).numpy() * sd + mu
 
 
-def run(datasets, n_splits):
+def run(datasets, n_splits, ag_time):
     rows, timing = [], []
     for name in datasets:
         d = LOADERS[name]()
@@ -121,7 +121,12 @@ def run(datasets, n_splits):
             t0 = time.perf_counter()
             ebbs = BoostedSmoothing(random_state=i).fit(d.X, d.y, d.graph, s["train"], s["val"])
             rows.append((name, "EBBS (graphsci)", rmse(ebbs.predict()[test], d.y[test]), time.perf_counter() - t0))
-            print(rows[-5:], flush=True)
+            if ag_time:
+                for label, kw in (("AutoGluon", dict(feature_steps=0, error_smoothing=False)), ("AG+ (graphsci)", {})):
+                    t0 = time.perf_counter()
+                    ag = AutoGluonSmoothing(time_limit=ag_time, **kw).fit(d.X, d.y, d.graph, s["train"], s["val"])
+                    rows.append((name, label, rmse(ag.predict()[test], d.y[test]), time.perf_counter() - t0))
+            print(rows[-7:], flush=True)
             if i == 0:   # same number of trees, no early stopping: the cost of boosting through P
                 trees = 300
                 t0 = time.perf_counter()
@@ -144,7 +149,9 @@ def report(results, timing, command):
              "groups. LightGBM: 1000 trees max, early stopping on validation; GCN/GAT: two layers of 64 with",
              "a linear skip, Adam, early stopping; BGNN-style: LightGBM's predictions as an extra GCN input",
              "(not end-to-end); EBBS: `BoostedSmoothing()` defaults (lam 2, 5 propagation steps, [X, P^2 X]",
-             "inputs, error smoothing), early stopping on validation.", ""]
+             "inputs, error smoothing), early stopping on validation. AutoGluon: `TabularPredictor`",
+             "(medium_quality, validation part as tuning data) on X; AG+: the same on [X, P^2 X] plus error",
+             "smoothing (`AutoGluonSmoothing`), both with the same time limit per fit.", ""]
     models = list(dict.fromkeys(results["model"]))
     lines += ["| dataset | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
     for name, d in results.groupby("dataset", sort=False):
@@ -169,9 +176,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(LOADERS), choices=list(LOADERS))
     parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--autogluon-time", type=float, default=30,
+                        help="time limit (s) of each AutoGluon fit, plain and AG+ alike (0: skip them)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
-    results, timing = run(args.datasets, args.splits)
+    results, timing = run(args.datasets, args.splits, args.autogluon_time)
     report(results, timing, "python benchmarks/tabular.py " + " ".join(sys.argv[1:] if argv is None else argv))
 
 

@@ -2,7 +2,6 @@
 ensembles for uncertainty and a pickle-free saved form (``model.safetensors`` + ``card.json``)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -24,17 +23,12 @@ from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
 from graphsci.train import Trainer, roc_auc
 from graphsci.train.trainer import seed_everything
+from graphsci.zoo.store import sha256
 
 CARD_VERSION = 1
 _ARCH_PARAMS = ("arch", "hidden", "depth", "dropout", "readout", "ffn_hidden", "ffn_layers")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class MoleculePropertyPredictor(BaseEstimator):
@@ -336,7 +330,7 @@ class MoleculePropertyPredictor(BaseEstimator):
                               "mean": self.descriptor_scaler_.mean.tolist(),
                               "scale": self.descriptor_scaler_.scale.tolist()}
                              if self.mol_features else None),
-            "weights": {"file": weights.name, "sha256": _sha256(weights)},
+            "weights": {"file": weights.name, "sha256": sha256(weights)},
             "metadata": dict(metadata or getattr(self, "metadata_", None) or {}),
         }
         (directory / "card.json").write_text(json.dumps(card, indent=2))
@@ -378,7 +372,7 @@ class MoleculePropertyPredictor(BaseEstimator):
         weights = directory / weights_info["file"]
         if not weights.is_file():
             raise ValueError(f"{weights} is missing")
-        digest = _sha256(weights)
+        digest = sha256(weights)
         if digest != weights_info["sha256"]:
             raise ValueError(f"{weights} does not match its checksum in card.json "
                              f"(sha256 {digest[:12]}..., expected {weights_info['sha256'][:12]}...)")

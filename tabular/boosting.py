@@ -37,13 +37,86 @@ def _mask(mask, n, name):
     return out
 
 
+def with_propagated_features(X, graph: Graph, lam: float, steps: int) -> pd.DataFrame:
+    """``X`` as a DataFrame with ``prop_<column>`` = ``P^steps`` of each numeric column appended
+    (none when ``steps`` is 0). NaN is filled with the column mean for the propagation only."""
+    df = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=np.float64))
+    df.columns = [str(c) for c in df.columns]
+    if len(df) != graph.num_nodes:
+        raise ValueError(f"X has {len(df)} rows for a graph of {graph.num_nodes} nodes")
+    if steps > 0:
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and
+                   not isinstance(df[c].dtype, pd.CategoricalDtype)]
+        if numeric:
+            values = df[numeric].to_numpy(dtype=np.float64)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN columns
+                means = np.nan_to_num(np.nanmean(values, 0)) if len(values) else np.zeros(len(numeric))
+            values = np.where(np.isnan(values), means, values)
+            smoothed = propagate(graph, values, lam, steps)
+            df = pd.concat([df, pd.DataFrame(smoothed, columns=[f"prop_{c}" for c in numeric], index=df.index)], axis=1)
+    return df
+
+
+def check_fit_inputs(task, y, graph, train_mask, val_mask):
+    """``(y, train, val)`` as arrays and boolean masks, or a ValueError saying what is wrong."""
+    if task not in ("regression", "classification"):
+        raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+    if not isinstance(graph, Graph):
+        raise ValueError(f"graph must be a graphsci.Graph, got {type(graph).__name__}")
+    n = graph.num_nodes
+    y = np.asarray(y)
+    if y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0]} entries for {n} nodes")
+    train, val = _mask(train_mask, n, "train_mask"), _mask(val_mask, n, "val_mask")
+    if not train.any():
+        raise ValueError("train_mask selects no nodes")
+    return y, train, val
+
+
+class NodePredictions:
+    """Prediction for the graph smoothing estimators: the subclass's ``_base_output(X, graph)``
+    (values, or class probabilities in ``classes_`` order), then on the fitted graph the error
+    smoothing and label smoothing steps."""
+
+    def _output(self, X=None, graph: Graph | None = None):
+        if not hasattr(self, "graph_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit")
+        same = graph is None or graph is self.graph_
+        graph = self.graph_ if graph is None else graph
+        if X is None:
+            if not same:
+                raise ValueError("give X when predicting on a new graph")
+            X = self.X_fit_
+        out = self._base_output(X, graph)
+        if same and self.train_residual_ is not None:
+            out = out + propagate(graph, self.train_residual_, self.smoothing_lam, self.smoothing_steps)
+        if same and self.label_smoothing:
+            mask = self.train_mask_[:, None] if out.ndim == 2 else self.train_mask_
+            out = propagate(graph, np.where(mask, self.target_, out), self.smoothing_lam, self.smoothing_steps)
+        return out
+
+    def predict(self, X=None, graph: Graph | None = None):
+        """Values (regression) or class labels for every node of ``graph`` (default: the
+        fitted graph and features)."""
+        out = self._output(X, graph)
+        return out if self.task == "regression" else self.classes_[np.argmax(out, 1)]
+
+    def predict_proba(self, X=None, graph: Graph | None = None):
+        """Class probabilities (columns in ``classes_`` order) for every node."""
+        if self.task != "classification":
+            raise ValueError("predict_proba needs task='classification'")
+        p = np.clip(self._output(X, graph), 0.0, None)
+        return p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+
+
 def _softmax(z):
     z = z - z.max(1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(1, keepdims=True)
 
 
-class BoostedSmoothing(BaseEstimator):
+class BoostedSmoothing(NodePredictions, BaseEstimator):
     """EBBS: LightGBM trees trained through graph propagation.
 
     Parameters
@@ -78,21 +151,7 @@ class BoostedSmoothing(BaseEstimator):
 
     # ---- features ----------------------------------------------------------------------------
     def _features(self, X, graph: Graph) -> pd.DataFrame:
-        df = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=np.float64))
-        df.columns = [str(c) for c in df.columns]
-        if len(df) != graph.num_nodes:
-            raise ValueError(f"X has {len(df)} rows for a graph of {graph.num_nodes} nodes")
-        if self.feature_steps > 0:
-            numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and
-                       not isinstance(df[c].dtype, pd.CategoricalDtype)]
-            if numeric:
-                values = df[numeric].to_numpy(dtype=np.float64)
-                # NaN is filled with the column mean for propagation only; the raw column keeps it.
-                means = np.nan_to_num(np.nanmean(values, 0)) if len(values) else np.zeros(len(numeric))
-                values = np.where(np.isnan(values), means, values)
-                smoothed = propagate(graph, values, self.lam, self.feature_steps)
-                df = pd.concat([df, pd.DataFrame(smoothed, columns=[f"prop_{c}" for c in numeric], index=df.index)], axis=1)
-        return df
+        return with_propagated_features(X, graph, self.lam, self.feature_steps)
 
     def _propagate(self, F, graph, transpose=False):
         return propagate(graph, F, self.lam, self.steps, transpose=transpose) if self.steps else F
@@ -101,17 +160,8 @@ class BoostedSmoothing(BaseEstimator):
     def fit(self, X, y, graph: Graph, train_mask, val_mask=None):
         import lightgbm as lgb
 
-        if self.task not in ("regression", "classification"):
-            raise ValueError(f"task must be 'regression' or 'classification', got {self.task!r}")
-        if not isinstance(graph, Graph):
-            raise ValueError(f"graph must be a graphsci.Graph, got {type(graph).__name__}")
+        y, train, val = check_fit_inputs(self.task, y, graph, train_mask, val_mask)
         n = graph.num_nodes
-        y = np.asarray(y)
-        if y.shape[0] != n:
-            raise ValueError(f"y has {y.shape[0]} entries for {n} nodes")
-        train, val = _mask(train_mask, n, "train_mask"), _mask(val_mask, n, "val_mask")
-        if not train.any():
-            raise ValueError("train_mask selects no nodes")
         features = self._features(X, graph)
         t0 = time.perf_counter()
         if self.task == "regression":
@@ -196,34 +246,6 @@ class BoostedSmoothing(BaseEstimator):
         F = F.reshape(graph.num_nodes, self.n_outputs_) if self.n_outputs_ > 1 else F
         return self._propagate(F + self.base_, graph)
 
-    def _output(self, X=None, graph: Graph | None = None):
-        if not hasattr(self, "booster_"):
-            raise ValueError("this BoostedSmoothing is not fitted yet; call fit")
-        same = graph is None or graph is self.graph_
-        graph = self.graph_ if graph is None else graph
-        if X is None:
-            if not same:
-                raise ValueError("give X when predicting on a new graph")
-            X = self.X_fit_
+    def _base_output(self, X, graph):
         out = self._raw(self._features(X, graph), graph)
-        if self.n_outputs_ > 1:
-            out = _softmax(out)
-        if same and self.train_residual_ is not None:
-            correction = propagate(self.graph_, self.train_residual_, self.smoothing_lam, self.smoothing_steps)
-            out = out + correction
-        if same and self.label_smoothing:
-            clamp = self.train_mask_[:, None] if self.n_outputs_ > 1 else self.train_mask_
-            out = propagate(self.graph_, np.where(clamp, self.target_, out), self.smoothing_lam, self.smoothing_steps)
-        return out
-
-    def predict(self, X=None, graph: Graph | None = None):
-        """Values (regression) or class labels for every node of ``graph`` (default: the
-        fitted graph and features)."""
-        out = self._output(X, graph)
-        return out if self.n_outputs_ == 1 else self.classes_[np.argmax(out, 1)]
-
-    def predict_proba(self, X=None, graph: Graph | None = None):
-        if self.task != "classification":
-            raise ValueError("predict_proba needs task='classification'")
-        p = np.clip(self._output(X, graph), 0.0, None)
-        return p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+        return _softmax(out) if self.n_outputs_ > 1 else out

@@ -173,3 +173,24 @@ def test_ebbs_classification_and_bad_masks(county):
     y[s["train"][0]] = np.nan
     with pytest.raises(ValueError, match="finite on the training nodes"):
         BoostedSmoothing().fit(county.X, y, county.graph, s["train"])
+
+
+def test_autogluon_smoothing_regression_and_classification(county, tmp_path):
+    from graphsci.tabular import AutoGluonSmoothing
+
+    s = county.splits[3]
+    fast = dict(time_limit=30, hyperparameters={"GBM": {"num_boost_round": 100}})
+    model = AutoGluonSmoothing(path=str(tmp_path / "ag"), **fast).fit(
+        county.X, county.y, county.graph, s["train"], s["val"])
+    pred = model.predict()
+    assert pred.shape == (county.graph.num_nodes,) and np.isfinite(pred).all()
+    assert _rmse(pred[s["test"]], county.y[s["test"]]) < 1.3
+    assert (tmp_path / "ag").is_dir()                         # its models where we asked
+    labels = (county.y > 5).astype(int)
+    clf = AutoGluonSmoothing(task="classification", label_smoothing=True, **fast).fit(
+        county.X, labels, county.graph, s["train"], s["val"])
+    proba = clf.predict_proba()
+    assert proba.shape == (county.graph.num_nodes, 2) and np.allclose(proba.sum(1), 1)
+    assert (clf.predict()[s["test"]] == labels[s["test"]]).mean() > 0.7
+    with pytest.raises(ValueError, match="val_mask has 3 entries"):
+        AutoGluonSmoothing(**fast).fit(county.X, county.y, county.graph, s["train"], np.ones(3, bool))
