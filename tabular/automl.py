@@ -12,7 +12,6 @@ from sklearn.base import BaseEstimator
 
 from graphsci.graph import Graph
 from graphsci.tabular.boosting import NodePredictions, check_fit_inputs, with_propagated_features
-from graphsci.tabular.propagation import propagate
 
 LABEL = "__graphsci_label__"
 
