@@ -17,7 +17,7 @@ $(BIN)/python:
 # Build tools and runtime dependencies (torch first, so nothing pulls a CUDA build).
 $(VENV)/.deps: constraints.txt pyproject.toml | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) scikit-build-core nanobind numpy scipy tqdm networkx pytest hypothesis rdkit pandas scikit-learn safetensors platformdirs lightgbm autogluon.tabular
+	$(PIP) scikit-build-core nanobind numpy scipy tqdm networkx pytest hypothesis rdkit pandas scikit-learn safetensors platformdirs biopython lightgbm autogluon.tabular
 	touch $@
 
 # graphsci itself, rebuilt incrementally (build/ keeps the CMake tree) when sources change.

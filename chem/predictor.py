@@ -2,7 +2,6 @@
 ensembles for uncertainty and a pickle-free saved form (``model.safetensors`` + ``card.json``)."""
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -13,7 +12,6 @@ import torch
 from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
-import graphsci
 from graphsci.chem.datasets import from_smiles, guess_smiles_column
 from graphsci.chem.descriptors import DescriptorScaler, descriptor_names, mol_descriptors
 from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
@@ -23,9 +21,10 @@ from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
 from graphsci.train import Trainer, roc_auc
 from graphsci.train.trainer import seed_everything
-from graphsci.zoo.store import sha256
+from graphsci.train.saved import read_card, read_members, write_model_dir
 
 CARD_VERSION = 1
+FORMAT = "graphsci.molecule-predictor"
 _ARCH_PARAMS = ("arch", "hidden", "depth", "dropout", "readout", "ffn_hidden", "ffn_layers")
 
 
@@ -309,19 +308,10 @@ class MoleculePropertyPredictor(BaseEstimator):
     def save(self, directory: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Writes ``model.safetensors`` (all ensemble members) and ``card.json``; ``metadata``
         (e.g. dataset, split, test metrics, ``units`` per target) is stored in the card."""
-        from safetensors.torch import save_file
-
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tensors = {f"model{k}.{name}": t.detach().contiguous()
-                   for k, m in enumerate(self.models_) for name, t in m.state_dict().items()}
-        weights = directory / "model.safetensors"
-        save_file(tensors, str(weights))
         card = {
-            "format": "graphsci.molecule-predictor", "card_version": CARD_VERSION,
-            "graphsci_version": graphsci.__version__, "params": self.get_params(),
-            "targets": self.target_names_, "n_models": len(self.models_),
+            "format": FORMAT, "card_version": CARD_VERSION, "params": self.get_params(),
+            "targets": self.target_names_,
             "featurizer": {"atom": AtomFeaturizer(self.atom_features).spec(),
                            "bond": BondFeaturizer(self.bond_features).spec()},
             "normalisation": ({"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
@@ -330,34 +320,18 @@ class MoleculePropertyPredictor(BaseEstimator):
                               "mean": self.descriptor_scaler_.mean.tolist(),
                               "scale": self.descriptor_scaler_.scale.tolist()}
                              if self.mol_features else None),
-            "weights": {"file": weights.name, "sha256": sha256(weights)},
             "metadata": dict(metadata or getattr(self, "metadata_", None) or {}),
         }
-        (directory / "card.json").write_text(json.dumps(card, indent=2))
-        return directory
+        return write_model_dir(directory, card, self.models_)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "MoleculePropertyPredictor":
         """Loads a saved model; a missing, corrupt or mismatched file is a ValueError naming it."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         directory = Path(directory)
-        card_path = directory / "card.json"
-        if not card_path.is_file():
-            raise ValueError(f"{card_path} is missing: not a saved graphsci model directory")
+        card = read_card(directory, FORMAT, CARD_VERSION)
         try:
-            card = json.loads(card_path.read_text())
-            if card.get("format") != "graphsci.molecule-predictor":
-                raise ValueError(f"format is {card.get('format')!r}")
-            version = card.get("card_version")
-            if not isinstance(version, int) or version > CARD_VERSION:
-                raise ValueError(f"card_version {version!r} is newer than this graphsci "
-                                 f"{graphsci.__version__} reads (up to {CARD_VERSION}); upgrade graphsci")
-            params, weights_info = card["params"], card["weights"]
-            est = cls(**params)
+            est = cls(**card["params"])
             est.target_names_ = list(card["targets"])
-            n_models = int(card["n_models"])
             if est.task == "regression":
                 est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
                 est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
@@ -367,31 +341,11 @@ class MoleculePropertyPredictor(BaseEstimator):
                 if list(info["names"]) != list(descriptor_names(est.mol_features)):
                     raise ValueError("its descriptor list differs from this RDKit's")
                 est.descriptor_scaler_ = DescriptorScaler(info["mean"], info["scale"])
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{card_path} is corrupt or not a graphsci model card: {exc}") from exc
-        weights = directory / weights_info["file"]
-        if not weights.is_file():
-            raise ValueError(f"{weights} is missing")
-        digest = sha256(weights)
-        if digest != weights_info["sha256"]:
-            raise ValueError(f"{weights} does not match its checksum in card.json "
-                             f"(sha256 {digest[:12]}..., expected {weights_info['sha256'][:12]}...)")
-        try:
-            tensors = load_file(str(weights))
-        except (SafetensorError, OSError) as exc:
-            raise ValueError(f"{weights} cannot be read: {exc}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{directory / 'card.json'} is corrupt or not a graphsci model card: {exc}") from exc
         est.atom_dim_ = AtomFeaturizer(est.atom_features).size
         est.bond_dim_ = BondFeaturizer(est.bond_features).size
         est.invalid_ = []
         est.metadata_ = dict(card.get("metadata") or {})
-        est.models_ = []
-        for k in range(n_models):
-            model = est._new_model()
-            prefix = f"model{k}."
-            state = {name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)}
-            try:
-                model.load_state_dict(state)
-            except RuntimeError as exc:
-                raise ValueError(f"{weights} does not fit the architecture in card.json: {exc}") from exc
-            est.models_.append(model.eval())
+        est.models_ = read_members(directory, card, est._new_model)
         return est

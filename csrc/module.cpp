@@ -10,6 +10,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "csr.h"
+#include "geometry.h"
 #include "kernels.h"
 
 namespace nb = nanobind;
@@ -316,6 +318,86 @@ void segment_reduce(const Arr& offsets, const Arr& x, const Arr& out, const OptA
   g_kernels->segment_reduce(a);
 }
 
+// ---- residue-graph geometry ------------------------------------------------------------------
+template <class T>
+nb::ndarray<nb::numpy, T, nb::ndim<1>> owned_array(std::vector<T>&& v) {
+  auto* heap = new std::vector<T>(std::move(v));
+  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  return nb::ndarray<nb::numpy, T, nb::ndim<1>>(heap->data(), {heap->size()}, owner);
+}
+
+void require_points(const Arr& pos, const Arr& chain, int64_t& n) {
+  require(pos.ndim() == 2 && pos.shape(1) == 3 && is<double>(pos), "pos must be float64 of shape (n, 3)");
+  n = pos.shape(0);
+  require(chain.ndim() == 1 && int64_t(chain.shape(0)) == n && is<int64_t>(chain),
+          "chain must be int64 of shape (n,)");
+  const double* p = ptr<double>(pos);
+  for (int64_t i = 0; i < 3 * n; ++i) require(std::isfinite(p[i]), "pos must be finite");
+}
+
+nb::tuple neighbour_edges(const Arr& pos, const Arr& chain, double cutoff, int64_t k,
+                          int64_t min_seq_sep, bool sequence_edges) {
+  int64_t n;
+  require_points(pos, chain, n);
+  require(k >= 0, "k must be non-negative");
+  require(cutoff > 0, "cutoff must be positive");
+  require(std::isfinite(cutoff) || k > 0, "an infinite cutoff needs k > 0");
+  gs::geo::NeighbourQuery q;
+  q.pos = ptr<double>(pos);
+  q.chain = ptr<int64_t>(chain);
+  q.n = n;
+  q.cutoff = cutoff;
+  q.k = k;
+  q.min_seq_sep = min_seq_sep;
+  q.sequence_edges = sequence_edges;
+  std::vector<int64_t> src, dst;
+  {
+    nb::gil_scoped_release nogil;
+    gs::geo::neighbours(q, src, dst);
+  }
+  return nb::make_tuple(owned_array(std::move(src)), owned_array(std::move(dst)));
+}
+
+void backbone_geometry(const Arr& backbone, const Arr& chain, bool ca_only, const Arr& frames,
+                       const Arr& angles) {
+  require(backbone.ndim() == 3 && backbone.shape(1) == 3 && backbone.shape(2) == 3 && is<double>(backbone),
+          "backbone must be float64 of shape (n, 3, 3)");
+  const int64_t n = backbone.shape(0);
+  require(chain.ndim() == 1 && int64_t(chain.shape(0)) == n && is<int64_t>(chain),
+          "chain must be int64 of shape (n,)");
+  require(is<double>(frames), "frames must be float64");
+  require_shape(frames, {n, 3, 3}, "frames");
+  require(is<double>(angles), "angles must be float64");
+  require_shape(angles, {n, 10}, "angles");
+  const double* b = ptr<double>(backbone);
+  for (int64_t i = 0; i < n; ++i)
+    for (int a = 0; a < 3; ++a) require(std::isfinite(b[9 * i + 3 + a]), "every residue needs a finite CA");
+  nb::gil_scoped_release nogil;
+  gs::geo::backbone_geometry(b, ptr<int64_t>(chain), n, ca_only, ptr<double>(frames), ptr<double>(angles));
+}
+
+void residue_edge_features(const Arr& pos, const Arr& frames, const Arr& chain, const Arr& src,
+                           const Arr& dst, int64_t n_rbf, double rbf_max, int64_t max_offset,
+                           const Arr& out) {
+  int64_t n;
+  require_points(pos, chain, n);
+  require(is<double>(frames), "frames must be float64");
+  require_shape(frames, {n, 3, 3}, "frames");
+  require(n_rbf >= 1 && rbf_max > 0 && max_offset >= 0, "bad feature layout");
+  require(src.ndim() == 1 && dst.ndim() == 1 && src.shape(0) == dst.shape(0) && is<int64_t>(src) &&
+              is<int64_t>(dst), "src and dst must be int64 of equal length");
+  const int64_t E = src.shape(0);
+  const gs::geo::EdgeFeatureLayout layout{n_rbf, rbf_max, max_offset};
+  require(is<float>(out), "out must be float32");
+  require_shape(out, {E, layout.width()}, "out");
+  for (int64_t e = 0; e < E; ++e)
+    require(ptr<int64_t>(src)[e] >= 0 && ptr<int64_t>(src)[e] < n && ptr<int64_t>(dst)[e] >= 0 &&
+                ptr<int64_t>(dst)[e] < n, "edge endpoint out of range");
+  nb::gil_scoped_release nogil;
+  gs::geo::edge_features(ptr<double>(pos), ptr<double>(frames), ptr<int64_t>(chain), ptr<int64_t>(src),
+                         ptr<int64_t>(dst), E, layout, ptr<float>(out));
+}
+
 void set_isa(const std::string& name) {
   for (const auto& e : kIsas) {
     if (name == e.name) {
@@ -351,4 +433,12 @@ NB_MODULE(_C, m) {
   m.def("segment_reduce", &segment_reduce, nb::arg("offsets"), nb::arg("x"),
         nb::arg("out").noconvert(), nb::arg("arg").none().noconvert(), nb::arg("reduce"),
         nb::arg("nthreads"));
+  m.def("neighbour_edges", &neighbour_edges, nb::arg("pos"), nb::arg("chain"), nb::arg("cutoff"),
+        nb::arg("k"), nb::arg("min_seq_sep"), nb::arg("sequence_edges"),
+        "Edges j -> i between points within cutoff (or the k nearest), grouped by i; (src, dst).");
+  m.def("backbone_geometry", &backbone_geometry, nb::arg("backbone"), nb::arg("chain"),
+        nb::arg("ca_only"), nb::arg("frames").noconvert(), nb::arg("angles").noconvert());
+  m.def("residue_edge_features", &residue_edge_features, nb::arg("pos"), nb::arg("frames"),
+        nb::arg("chain"), nb::arg("src"), nb::arg("dst"), nb::arg("n_rbf"), nb::arg("rbf_max"),
+        nb::arg("max_offset"), nb::arg("out").noconvert());
 }

@@ -20,6 +20,7 @@ EPILOG = """examples:
       --model dmpnn --split scaffold -o my_model
   graphsci evaluate my_model test.csv
   graphsci predict my_model new.smi -o new.csv
+  graphsci predict protease_flap structures/ -o flaps.csv
 
 Input rows that cannot be read get a message in the output's `error` column and empty
 predictions; the run goes on (exit status 0) unless --strict is given.
@@ -42,9 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"graphsci {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("predict", help="predict properties of the molecules in a file",
-                       description="Predict with a zoo model or a saved model folder. Input: "
-                       ".csv, .csv.gz, .tsv, .smi, .sdf (and .gz forms).")
+    p = sub.add_parser("predict", help="predict properties of molecules or protein structures",
+                       description="Predict with a zoo model or a saved model folder. Molecule "
+                       "models read .csv, .csv.gz, .tsv, .smi, .sdf (and .gz forms); protein models "
+                       "read a .pdb/.cif file (or .gz) or a folder of them, one output row per "
+                       "structure (per chain with --per-chain); pocket models read a KLIFS-style "
+                       "Calpha table (id, position, x, y, z).")
     p.add_argument("model", metavar="MODEL", help="zoo name (see `graphsci zoo list`) or model folder")
     p.add_argument("input", metavar="INPUT", type=Path)
     p.add_argument("-o", "--output", type=Path, help="output CSV (default: standard output)")
@@ -57,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "table"), default="csv",
                    help="csv (default) or an aligned text table for reading")
     p.add_argument("--head", type=int, metavar="N", help="predict only the first N rows")
+    p.add_argument("--per-chain", action="store_true", help="protein models: one row per chain")
 
     t = sub.add_parser("train", help="train a molecule property model on a CSV file")
     t.add_argument("data", type=Path)
@@ -144,6 +149,8 @@ def _predict(args) -> int:
     if args.batch_size < 1 or args.jobs < 1 or (args.head is not None and args.head < 1):
         raise CommandError("--batch-size, --jobs and --head must be at least 1")
     model = _load_model(args.model)
+    if not hasattr(model, "atom_features"):
+        return _predict_proteins(args, model)
     model.set_params(n_jobs=args.jobs, progress=False)
     units = (getattr(model, "metadata_", {}) or {}).get("units", {})
     rename = {t: f"{t} ({units[t]})" if units.get(t) else t for t in model.target_names_}
@@ -187,6 +194,56 @@ def _predict(args) -> int:
         print("\r", end="", file=sys.stderr)
     where = f" -> {args.output}" if args.output else ""
     print(f"graphsci predict: {n_read} rows read, {n_read - n_bad} predicted, {n_bad} invalid "
+          f"({time.perf_counter() - t0:.1f} s){where}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _predict_proteins(args, model) -> int:
+    from graphsci.cli.structures import InputError, protein_inputs, write_rows
+
+    model.set_params(progress=False)
+    units = (getattr(model, "metadata_", {}) or {}).get("units", {})
+    columns = model._columns()
+    rename = {c: f"{c} ({units[c]})" if units.get(c) else c for c in columns}
+    ensemble = len(model.models_) > 1 and not args.no_uncertainty
+    kind = (getattr(model, "metadata_", {}) or {}).get("input", "structure")
+    t0 = time.perf_counter()
+    n_read = n_bad = 0
+    out = open(args.output, "w", newline="") if args.output else sys.stdout
+    try:
+        for labels, items, read_errors in protein_inputs(args.input, kind, args.per_chain, args.head,
+                                                         min(args.batch_size, 64)):
+            readable = [i for i, e in enumerate(read_errors) if e is None]
+            pred = model.predict_frame([items[i] for i in readable]) if readable else None
+            errors, result = list(read_errors), labels.copy()
+            for c in columns:
+                result[rename[c]] = None
+                if ensemble:
+                    result[f"{c}_std"] = None
+            for j, i in enumerate(readable):
+                errors[i] = pred["error"].iloc[j]
+                if not errors[i]:
+                    for c in columns:
+                        result.loc[i, rename[c]] = pred[c].iloc[j]
+                        if ensemble:
+                            result.loc[i, f"{c}_std"] = pred[f"{c}_std"].iloc[j]
+            result["error"] = [e or "" for e in errors]
+            bad = [i for i, e in enumerate(errors) if e]
+            if bad and args.strict:
+                print(f"graphsci predict: error: {labels.iloc[bad[0], 0]}: {errors[bad[0]]} (--strict)",
+                      file=sys.stderr)
+                return EXIT_INVALID_ROW
+            write_rows(result, out, header=n_read == 0, fmt=args.format)
+            n_read, n_bad = n_read + len(result), n_bad + len(bad)
+    except InputError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        if args.output:
+            out.close()
+        else:
+            out.flush()
+    where = f" -> {args.output}" if args.output else ""
+    print(f"graphsci predict: {n_read} structures read, {n_read - n_bad} predicted, {n_bad} invalid "
           f"({time.perf_counter() - t0:.1f} s){where}", file=sys.stderr)
     return EXIT_OK
 

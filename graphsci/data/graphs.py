@@ -12,7 +12,8 @@ class GraphSample(NamedTuple):
     """One graph with its node features, optional edge features, a target and optional
     graph-level features (e.g. molecule descriptors).
 
-    Also the type of a collated batch: then ``graph`` is a batch, node and edge features are
+    ``y`` is the graph's target (scalar or ``(tasks,)``), or ``(num_nodes, tasks)`` for
+    node-level targets. Also the type of a collated batch: then ``graph`` is a batch, node and edge features are
     concatenated in member order and ``y`` and ``graph_feats`` are stacked."""
 
     graph: Graph
@@ -58,6 +59,8 @@ def collate(samples: Sequence[GraphSample]) -> GraphSample:
     if any(has_graph_feats) and not all(has_graph_feats):
         raise ValueError("either every sample has graph features or none has")
     ys = [torch.as_tensor(s.y) for s in samples]
+    # 2-D targets with a row per node are node-level (e.g. per residue): they concatenate.
+    per_node = all(y.dim() == 2 and y.shape[0] == s.graph.num_nodes for y, s in zip(ys, samples))
     return GraphSample(batch([s.graph for s in samples]), torch.cat([s.x for s in samples]),
-                       edge_feats, torch.stack(ys),
+                       edge_feats, torch.cat(ys) if per_node else torch.stack(ys),
                        torch.stack([s.graph_feats for s in samples]) if all(has_graph_feats) else None)

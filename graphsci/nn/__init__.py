@@ -1,6 +1,7 @@
 """GNN layers as thin ``torch.nn.Module``s over :mod:`graphsci.ops`. Each forward is a few lines
 of ops, so a new layer is written the same way (see ``notebooks/05_message_passing.ipynb``)."""
 from graphsci.nn import functional
+from graphsci.nn.edgeconv import EdgeMessageConv
 from graphsci.nn.gat import GATConv
 from graphsci.nn.gcn import GCNConv
 from graphsci.nn.gin import GINConv
@@ -9,5 +10,5 @@ from graphsci.nn.readout import (AttentionReadout, MaxReadout, MeanReadout, Set2
                                  segment_softmax)
 from graphsci.nn.sage import SAGEConv
 
-__all__ = ["GCNConv", "SAGEConv", "GATConv", "GINConv", "NNConv", "SumReadout", "MeanReadout",
+__all__ = ["GCNConv", "SAGEConv", "GATConv", "GINConv", "NNConv", "EdgeMessageConv", "SumReadout", "MeanReadout",
            "MaxReadout", "AttentionReadout", "Set2Set", "segment_softmax", "functional"]

@@ -18,7 +18,8 @@ __all__ = ["list_models", "model_info", "load_pretrained", "pull", "ZooError", "
 
 # card "format" -> (module, class) able to load it. The zoo is where domain models are wired
 # together by name, so it imports the domain lazily, by the card it reads.
-LOADERS = {"graphsci.molecule-predictor": ("graphsci.chem.predictor", "MoleculePropertyPredictor")}
+LOADERS = {"graphsci.molecule-predictor": ("graphsci.chem.predictor", "MoleculePropertyPredictor"),
+           "graphsci.protein-predictor": ("graphsci.protein.predictor", "ProteinPropertyPredictor")}
 
 
 def list_models() -> list[dict]:

@@ -1,9 +1,10 @@
 """Trains the bundled zoo from ../shared/data with fixed seeds (``make zoo``).
 
-Each model: the architecture that did best on its dataset in benchmarks/MOLECULENET.md, as an
-ensemble (its spread is the uncertainty), trained on the scaffold split's train part, stopped on
+Each molecule model: the architecture that did best on its dataset in benchmarks/MOLECULENET.md,
+as an ensemble (its spread is the uncertainty), trained on the scaffold split's train part, stopped on
 its validation part, scored on its test part. Writes graphsci/zoo/models/<name>/ and the
-registry with the checksums of every file.
+registry with the checksums of every file. Protein models (KLIFS pockets, HIV-1 protease) are
+geometric GNN ensembles on stratified 80/10/10 splits (benchmarks/PROTEINS.md).
 
     python -m graphsci.zoo.build                 # every model
     python -m graphsci.zoo.build esol bbbp       # some of them (the others stay as they are)
@@ -20,7 +21,7 @@ import pandas as pd
 from rdkit import Chem, rdBase
 
 from graphsci.chem import MoleculePropertyPredictor
-from graphsci.chem.splits import scaffold_split
+from graphsci.chem.splits import scaffold_split, stratified_split
 from graphsci.data import data_root
 from graphsci.zoo.store import sha256
 
@@ -47,7 +48,61 @@ SPECS = {
 ENSEMBLE = {"arch": "dmpnn", "hidden": 200, "n_models": 3}
 
 
+# Protein models: name -> (description, estimator parameters); the data loading is per model.
+PROTEIN_SPECS = {
+    "klifs_dfg": ("kinase pocket conformation: probability DFG-out (vs DFG-in) from the 85 KLIFS pocket "
+                  "Calpha coordinates", {"hidden": 32, "depth": 3, "batch_size": 32, "epochs": 30}),
+    "protease_flap": ("HIV-1 protease flap state: probability open (vs closed) from a PDB/mmCIF structure",
+                      {"hidden": 32, "depth": 3, "batch_size": 8, "epochs": 30}),
+}
+
+
+def build_protein(name: str, root: Path, zoo: Path) -> dict:
+    from graphsci.protein.datasets import load_klifs, load_protease
+    from graphsci.protein.predictor import ProteinPropertyPredictor
+
+    description, params = PROTEIN_SPECS[name]
+    if name == "klifs_dfg":
+        data = load_klifs(root)
+        items, y, target, dataset = data.graphs, data.y, "dfg_out", "klifs_kinase_pocket_ca"
+        extra = {"input": "klifs_pocket_ca"}
+    else:
+        df = load_protease(root)
+        items, y, target, dataset = df["path"].tolist(), df["flap_open"].to_numpy(), "flap_open", "hiv1_protease_states"
+        extra = {"input": "structure"}
+    train, val, test = stratified_split(y, (0.8, 0.1, 0.1), SEED)
+    pick = lambda idx: [items[i] for i in idx]  # noqa: E731
+    model = ProteinPropertyPredictor(task="classification", n_models=3, seed=SEED, **params)
+    t0 = time.perf_counter()
+    model.fit(pick(train), y[train].astype(float), target_names=[target],
+              eval_set=(pick(val), y[val].astype(float)))
+    seconds = time.perf_counter() - t0
+    metrics = model.evaluate(pick(test), y[test])
+    metrics.pop("invalid")
+    folder = zoo / "models" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    model.save(folder, {"name": name, "description": description,
+                        "dataset": f"{dataset} (../shared/data/proteins/labelled)",
+                        "split": "stratified 80/10/10, seed 0", "n_train": len(train), "n_val": len(val),
+                        "n_test": len(test), "seed": SEED, "test_metrics": metrics,
+                        "train_seconds": round(seconds, 1), "units": {target: "probability"}, **extra})
+    return _registry_entry(name, folder, "classification", dataset, "stratified", metrics, description, [target])
+
+
+def _registry_entry(name, folder, task, dataset, split, metrics, description, targets):
+    size = (folder / "model.safetensors").stat().st_size
+    if size > MAX_BYTES:
+        raise RuntimeError(f"{name}: weights are {size} bytes, over the {MAX_BYTES}-byte bundle limit")
+    print(f"{name}: {metrics}, {size / 2**20:.2f} MiB")
+    return {"task": task, "dataset": dataset, "split": split, "metrics": metrics,
+            "description": description, "targets": targets,
+            "files": {f: {"sha256": sha256(folder / f), "size": (folder / f).stat().st_size}
+                      for f in ("card.json", "model.safetensors")}}
+
+
 def build(name: str, root: Path, zoo: Path) -> dict:
+    if name in PROTEIN_SPECS:
+        return build_protein(name, root, zoo)
     file, columns, task, description, params = SPECS[name]
     df = pd.read_csv(root / "molecules" / file)
     columns = columns or {c: (c, "probability") for c in df.columns if c != "smiles"}
@@ -71,31 +126,26 @@ def build(name: str, root: Path, zoo: Path) -> dict:
         "n_train": len(train), "n_val": len(val), "n_test": len(test), "seed": SEED,
         "test_metrics": metrics, "train_seconds": round(seconds, 1),
         "units": {t: u for t, u in columns.values()}})
-    size = (folder / "model.safetensors").stat().st_size
-    if size > MAX_BYTES:
-        raise RuntimeError(f"{name}: weights are {size} bytes, over the {MAX_BYTES}-byte bundle limit")
-    print(f"{name}: {metrics} in {seconds:.0f} s, {size / 2**20:.2f} MiB")
-    return {"task": task, "dataset": file, "split": "scaffold", "metrics": metrics,
-            "description": description, "targets": targets,
-            "files": {f: {"sha256": sha256(folder / f), "size": (folder / f).stat().st_size}
-                      for f in ("card.json", "model.safetensors")}}
+    print(f"{name}: trained in {seconds:.0f} s")
+    return _registry_entry(name, folder, task, file, "scaffold", metrics, description, targets)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", help=f"models to build (default all: {', '.join(SPECS)})")
+    parser.add_argument("names", nargs="*", help=f"models to build (default all: {', '.join([*SPECS, *PROTEIN_SPECS])})")
     parser.add_argument("--data", default=None)
     parser.add_argument("--zoo", type=Path, default=Path("graphsci/zoo"),
                         help="the source tree's zoo folder (default: graphsci/zoo, run from the repo root)")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.names) - set(SPECS))
+    known = [*SPECS, *PROTEIN_SPECS]
+    unknown = sorted(set(args.names) - set(known))
     if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; expected some of {', '.join(SPECS)}")
+        parser.error(f"unknown model(s) {', '.join(unknown)}; expected some of {', '.join(known)}")
     if not (args.zoo / "store.py").is_file():
         parser.error(f"{args.zoo} is not graphsci's zoo source folder; run from the repository root or give --zoo")
     registry_file = args.zoo / "registry.json"
     registry = json.loads(registry_file.read_text()) if registry_file.exists() else {"models": {}}
-    for name in args.names or list(SPECS):
+    for name in args.names or known:
         registry["models"][name] = build(name, data_root(args.data), args.zoo)
         registry_file.write_text(json.dumps(registry, indent=2) + "\n")
 

@@ -1,0 +1,313 @@
+"""Query strategies: which unlabelled items to label next.
+
+Every strategy implements ``select(state, n, rng) -> ids``: ``n`` distinct ids from
+``state.unlabelled`` (all of them when fewer are left), deterministic for a given ``rng``.
+What a strategy reads from the :class:`PoolState` — model probabilities, embeddings, the graph,
+input features — is filled in by the pool (graph nodes or molecules).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from graphsci import ops
+from graphsci.graph import Graph
+
+
+@dataclass
+class PoolState:
+    """What strategies may look at in one round.
+
+    ``proba``: ``(N, C)`` class probabilities of the current model (mean over an ensemble);
+    ``embeddings``: ``(N, H)`` model embeddings (or fingerprints); ``features``: ``(N, F)`` input
+    features; ``graph``: the graph over the N items, if there is one; ``labelled``: boolean
+    ``(N,)``; ``round``: how many rounds were queried before this one; ``cache``: a dict a
+    strategy may keep derived data in across rounds (the pool is fixed).
+    """
+
+    labelled: np.ndarray
+    proba: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
+    features: torch.Tensor | None = None
+    graph: Graph | None = None
+    round: int = 0
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def unlabelled(self) -> np.ndarray:
+        return np.flatnonzero(~self.labelled)
+
+
+class Strategy:
+    name = "strategy"
+
+    def select(self, state: PoolState, n: int, rng: np.random.Generator) -> np.ndarray:
+        pool = state.unlabelled
+        if n <= 0 or len(pool) == 0:
+            return np.zeros(0, dtype=np.int64)
+        if n >= len(pool):
+            return pool.copy()
+        ids = np.asarray(self._select(state, pool, n, rng), dtype=np.int64)
+        if len(ids) != n or len(np.unique(ids)) != n or state.labelled[ids].any():
+            raise RuntimeError(f"{self.name} returned an invalid query")  # a bug, never user input
+        return ids
+
+    def _select(self, state, pool, n, rng):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _need(state, attr, who):
+    value = getattr(state, attr)
+    if value is None:
+        raise ValueError(f"{who} needs the pool to provide {attr}")
+    return value
+
+
+def _top(scores: np.ndarray, pool: np.ndarray, n: int, rng) -> np.ndarray:
+    """The n highest-scoring pool ids; ties broken at random (seeded) rather than by id."""
+    jitter = rng.random(len(pool))
+    order = np.lexsort((jitter, -scores))
+    return pool[order[:n]]
+
+
+def uncertainty_scores(proba: np.ndarray, measure: str = "entropy") -> np.ndarray:
+    """Higher = more uncertain. ``entropy``, ``margin`` (1 - (p1 - p2)) or
+    ``least_confidence`` (1 - p_max)."""
+    p = np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1.0)
+    if measure == "entropy":
+        return -(p * np.log(p)).sum(1)
+    top2 = -np.sort(-p, axis=1)[:, :2]
+    if measure == "margin":
+        return 1.0 - (top2[:, 0] - (top2[:, 1] if p.shape[1] > 1 else 0.0))
+    if measure == "least_confidence":
+        return 1.0 - top2[:, 0]
+    raise ValueError(f"unknown uncertainty measure {measure!r}; expected entropy, margin or least_confidence")
+
+
+class RandomSampling(Strategy):
+    name = "random"
+
+    def _select(self, state, pool, n, rng):
+        return rng.choice(pool, n, replace=False)
+
+
+class UncertaintySampling(Strategy):
+    """The n most uncertain items under the current model."""
+
+    name = "uncertainty"
+
+    def __init__(self, measure: str = "entropy"):
+        uncertainty_scores(np.full((1, 2), 0.5), measure)  # validates the name
+        self.measure = measure
+
+    def _select(self, state, pool, n, rng):
+        proba = _need(state, "proba", self.name)
+        return _top(uncertainty_scores(proba[pool], self.measure), pool, n, rng)
+
+
+def pagerank(g: Graph, damping: float = 0.85, iters: int = 100, tol: float = 1e-10) -> np.ndarray:
+    """PageRank by power iteration on the native SpMM (dangling mass spread uniformly)."""
+    n = g.num_nodes
+    out_deg = g.out_degrees().to(torch.float64)
+    w = (1.0 / out_deg.clamp(min=1))[g.src]
+    r = torch.full((n, 1), 1.0 / n, dtype=torch.float64)
+    dangling = out_deg == 0
+    for _ in range(iters):
+        spread = ops.spmm(g, r, w, "u_mul_e")
+        new = damping * (spread + r[dangling].sum() / n) + (1 - damping) / n
+        if float((new - r).abs().sum()) < tol:
+            r = new
+            break
+        r = new
+    return r[:, 0].numpy()
+
+
+class CentralitySampling(Strategy):
+    """The n most central unlabelled nodes: ``degree`` or ``pagerank`` (fixed for the pool)."""
+
+    def __init__(self, measure: str = "pagerank"):
+        if measure not in ("degree", "pagerank"):
+            raise ValueError(f"unknown centrality {measure!r}; expected degree or pagerank")
+        self.measure = measure
+        self.name = measure
+
+    def _select(self, state, pool, n, rng):
+        g = _need(state, "graph", self.name)
+        if self.measure not in state.cache:
+            state.cache[self.measure] = (g.in_degrees().numpy().astype(np.float64) if self.measure == "degree"
+                                         else pagerank(g))
+        return _top(state.cache[self.measure][pool], pool, n, rng)
+
+
+def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return ((a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)).clamp(min=0)
+
+
+def kmeans(x: torch.Tensor, k: int, rng: np.random.Generator, iters: int = 30) -> torch.Tensor:
+    """Lloyd's k-means with k-means++ seeding; returns the ``(k, d)`` centres."""
+    n = len(x)
+    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
+    centres = x[torch.randint(n, (1,), generator=gen)]
+    d2 = _sq_dist(x, centres)[:, 0]
+    for _ in range(1, k):
+        total = float(d2.sum())
+        nxt = (torch.multinomial(d2 / total, 1, generator=gen) if total > 0
+               else torch.randint(n, (1,), generator=gen))
+        centres = torch.cat([centres, x[nxt]])
+        d2 = torch.minimum(d2, _sq_dist(x, x[nxt])[:, 0])
+    for _ in range(iters):
+        assign = _sq_dist(x, centres).argmin(1)
+        sums = torch.zeros_like(centres).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).to(x.dtype)
+        new = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], centres)
+        if torch.allclose(new, centres):
+            break
+        centres = new
+    return centres
+
+
+def nearest_to_centres(x: torch.Tensor, centres: torch.Tensor) -> np.ndarray:
+    """For each centre the nearest row of x, each row used at most once (greedy by distance)."""
+    d = _sq_dist(centres, x)
+    chosen = []
+    taken = torch.zeros(len(x), dtype=torch.bool)
+    order = d.min(1).values.argsort()
+    for c in order.tolist():
+        row = d[c].masked_fill(taken, float("inf"))
+        j = int(row.argmin())
+        taken[j] = True
+        chosen.append(j)
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def propagated_features(state: PoolState, steps: int) -> torch.Tensor:
+    """``A^K X`` with A the symmetric-normalised adjacency with self-loops (SGC's operator),
+    on the native SpMM; cached in the state, since graph and features are fixed."""
+    key = f"propagated:{steps}"
+    if key not in state.cache:
+        from graphsci.nn.gcn import gcn_norm
+        g = _need(state, "graph", "feature propagation")
+        x = _need(state, "features", "feature propagation")
+        x = x.to_dense() if x.is_sparse else x
+        h, w = gcn_norm(g)
+        w = w.to(x.dtype)
+        for _ in range(steps):
+            x = ops.spmm(h, x, w, "u_mul_e")
+        state.cache[key] = x
+    return state.cache[key]
+
+
+class CoreSetSampling(Strategy):
+    """Greedy k-center (Sener & Savarese, ICLR 2018): repeatedly take the unlabelled item
+    farthest from everything labelled or already chosen, in the model's embedding space."""
+
+    name = "coreset"
+
+    def _select(self, state, pool, n, rng):
+        emb = torch.as_tensor(_need(state, "embeddings", self.name), dtype=torch.float32)
+        centres = emb[torch.from_numpy(np.flatnonzero(state.labelled))]
+        cand = emb[torch.from_numpy(pool)]
+        d = (_sq_dist(cand, centres).min(1).values if len(centres)
+             else torch.full((len(pool),), float("inf")))
+        chosen = []
+        for _ in range(n):
+            j = int(d.argmax()) if torch.isfinite(d).any() else int(rng.integers(len(pool)))
+            chosen.append(j)
+            d = torch.minimum(d, _sq_dist(cand, cand[j:j + 1])[:, 0])
+            d[j] = -1.0
+        return pool[chosen]
+
+
+class FeatPropSampling(Strategy):
+    """FeatProp (Wu et al., 2019): k-means with n clusters on the K-step propagated features of
+    the unlabelled nodes, then the node nearest each centre. Model-free: the same every round
+    except for what is already labelled."""
+
+    name = "featprop"
+
+    def __init__(self, steps: int = 2):
+        self.steps = steps
+
+    def _select(self, state, pool, n, rng):
+        x = propagated_features(state, self.steps)[torch.from_numpy(pool)]
+        return pool[nearest_to_centres(x, kmeans(x, n, rng))]
+
+
+class AGESampling(Strategy):
+    """AGE (Cai et al., 2017): a weighted sum of the percentiles of entropy, density (closeness to
+    a k-means centre of the embeddings) and PageRank centrality. The centrality weight starts
+    high and decays as the model becomes trustworthy: gamma ~ Beta(1, 1.005 - basef^round),
+    alpha = beta = (1 - gamma) / 2 (the published schedule, basef 0.9)."""
+
+    name = "age"
+
+    def __init__(self, basef: float = 0.9, n_clusters: int | None = None):
+        self.basef, self.n_clusters = basef, n_clusters
+
+    def _select(self, state, pool, n, rng):
+        proba = _need(state, "proba", self.name)
+        emb = torch.as_tensor(_need(state, "embeddings", self.name), dtype=torch.float32)
+        if "pagerank" not in state.cache:
+            state.cache["pagerank"] = pagerank(_need(state, "graph", self.name))
+        k = self.n_clusters or proba.shape[1]
+        centres = kmeans(emb, min(k, len(emb)), rng)
+        density = 1.0 / (1.0 + _sq_dist(emb[torch.from_numpy(pool)], centres).min(1).values.sqrt().numpy())
+        pct = lambda v: (np.argsort(np.argsort(v)) / max(len(v) - 1, 1))  # noqa: E731
+        gamma = rng.beta(1, 1.005 - self.basef ** state.round)
+        alpha = beta = (1 - gamma) / 2
+        score = (alpha * pct(uncertainty_scores(proba[pool])) + beta * pct(density)
+                 + gamma * pct(state.cache["pagerank"][pool]))
+        return _top(score, pool, n, rng)
+
+
+class ScatterSample(Strategy):
+    """ScatterSample (Dai et al., LoG 2022): uncertain *and* diverse.
+
+    1. take the ``candidates`` most uncertain unlabelled items (M; default 10 x the batch:
+       large enough to hold several distinct regions of the graph, small enough to stay among
+       the items the model is unsure of);
+    2. represent them by their input features propagated ``steps`` times over the graph
+       (K = 2, as SGC: neighbourhoods of two hops describe a node's region); without a graph
+       (molecule pools) the model embeddings are used instead;
+    3. k-means them into as many clusters as the batch size, and query the item nearest each
+       centre, so one batch never spends two labels on the same region.
+    """
+
+    name = "scattersample"
+
+    def __init__(self, candidates: int | None = None, candidate_factor: int = 10, steps: int = 2,
+                 measure: str = "entropy"):
+        uncertainty_scores(np.full((1, 2), 0.5), measure)
+        self.candidates, self.candidate_factor, self.steps, self.measure = candidates, candidate_factor, steps, measure
+
+    def _select(self, state, pool, n, rng):
+        proba = _need(state, "proba", self.name)
+        m = min(len(pool), max(n, self.candidates or self.candidate_factor * n))
+        cand = _top(uncertainty_scores(proba[pool], self.measure), pool, m, rng)
+        if state.graph is not None and state.features is not None:
+            x = propagated_features(state, self.steps)[torch.from_numpy(cand)]
+        else:
+            x = torch.as_tensor(_need(state, "embeddings", self.name), dtype=torch.float32)[torch.from_numpy(cand)]
+        return cand[nearest_to_centres(x, kmeans(x, n, rng))]
+
+
+STRATEGIES = {
+    "random": RandomSampling, "uncertainty": UncertaintySampling,
+    "margin": lambda: UncertaintySampling("margin"),
+    "least_confidence": lambda: UncertaintySampling("least_confidence"),
+    "degree": lambda: CentralitySampling("degree"), "pagerank": lambda: CentralitySampling("pagerank"),
+    "coreset": CoreSetSampling, "featprop": FeatPropSampling, "age": AGESampling,
+    "scattersample": ScatterSample,
+}
+
+
+def make_strategy(name: str) -> Strategy:
+    """A strategy by name (see :data:`STRATEGIES`)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]()

@@ -1,0 +1,82 @@
+"""The saved form of a trained estimator: ``model.safetensors`` (the weights of every ensemble
+member, never a pickle) beside ``card.json`` (what is needed to rebuild and use the model)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+import graphsci
+from graphsci.zoo.store import sha256
+
+
+def write_model_dir(directory: str | os.PathLike, card: dict, members) -> Path:
+    """Writes the members' weights and ``card`` (plus the weights file name and checksum)."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model{k}.{name}": t.detach().contiguous()
+               for k, m in enumerate(members) for name, t in m.state_dict().items()}
+    weights = directory / "model.safetensors"
+    save_file(tensors, str(weights))
+    card = {**card, "graphsci_version": graphsci.__version__, "n_models": len(members),
+            "weights": {"file": weights.name, "sha256": sha256(weights)}}
+    (directory / "card.json").write_text(json.dumps(card, indent=2))
+    return directory
+
+
+def read_card(directory: str | os.PathLike, fmt: str, version: int) -> dict:
+    """The card of a saved model of format ``fmt``; a missing or corrupt card, another format or
+    a newer card version is a ValueError naming the file."""
+    card_path = Path(directory) / "card.json"
+    if not card_path.is_file():
+        raise ValueError(f"{card_path} is missing: not a saved graphsci model directory")
+    try:
+        card = json.loads(card_path.read_text())
+        if not isinstance(card, dict) or card.get("format") != fmt:
+            raise ValueError(f"format is {card.get('format') if isinstance(card, dict) else None!r}, "
+                             f"expected {fmt!r}")
+        found = card.get("card_version")
+        if not isinstance(found, int) or found > version:
+            raise ValueError(f"card_version {found!r} is newer than this graphsci "
+                             f"{graphsci.__version__} reads (up to {version}); upgrade graphsci")
+        for key in ("params", "weights", "n_models"):
+            if key not in card:
+                raise KeyError(key)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{card_path} is corrupt or not a graphsci model card: {exc}") from exc
+    return card
+
+
+def read_members(directory: str | os.PathLike, card: dict, build: Callable[[], torch.nn.Module]) -> list:
+    """The ensemble members, each made by ``build()`` and loaded from the checksummed weights."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    info = card["weights"]
+    weights = Path(directory) / str(info.get("file", "model.safetensors"))
+    if not weights.is_file():
+        raise ValueError(f"{weights} is missing")
+    digest = sha256(weights)
+    if digest != info.get("sha256"):
+        raise ValueError(f"{weights} does not match its checksum in card.json "
+                         f"(sha256 {digest[:12]}..., expected {str(info.get('sha256'))[:12]}...)")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{weights} cannot be read: {exc}") from exc
+    members = []
+    for k in range(int(card["n_models"])):
+        model = build()
+        prefix = f"model{k}."
+        state = {name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)}
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"{weights} does not fit the architecture in card.json: {exc}") from exc
+        members.append(model.eval())
+    return members

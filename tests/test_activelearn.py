@@ -1,0 +1,133 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SHARED_DATA
+from graphsci import Graph
+from graphsci.activelearn import (STRATEGIES, ActiveLearner, GCNClassifier, MoleculeEnsemble, MoleculePool,
+                                  NodePool, PoolState, ScatterSample, make_strategy)
+from graphsci.activelearn.strategies import kmeans, pagerank
+
+
+def _clustered_graph(clusters=5, size=40, feats=8, seed=0):
+    """Well-separated clusters: dense inside, no edges across, features around far-apart centres."""
+    rng = np.random.default_rng(seed)
+    src, dst = [], []
+    for c in range(clusters):
+        base = c * size
+        for _ in range(size * 4):
+            a, b = rng.integers(0, size, 2)
+            src += [base + a, base + b]
+            dst += [base + b, base + a]
+    centres = rng.normal(size=(clusters, feats)) * 20
+    x = centres.repeat(size, 0) + rng.normal(size=(clusters * size, feats))
+    return Graph(src, dst, clusters * size), torch.tensor(x, dtype=torch.float32), np.repeat(np.arange(clusters), size)
+
+
+def _state(labelled_ids=(0, 1), seed=0):
+    g, x, y = _clustered_graph(seed=seed)
+    n = g.num_nodes
+    labelled = np.zeros(n, dtype=bool)
+    labelled[list(labelled_ids)] = True
+    rng = np.random.default_rng(seed)
+    proba = rng.dirichlet(np.ones(5), n)
+    emb = x.numpy() + rng.normal(size=x.shape)
+    return PoolState(labelled=labelled, proba=proba, embeddings=emb, features=x, graph=g), y
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_returns_distinct_unlabelled_ids(name):
+    state, _ = _state(labelled_ids=range(0, 200, 7))
+    strategy = make_strategy(name)
+    ids = strategy.select(state, 12, np.random.default_rng(3))
+    assert len(ids) == 12 and len(set(ids.tolist())) == 12
+    assert not state.labelled[ids].any()
+    again = make_strategy(name).select(_state(labelled_ids=range(0, 200, 7))[0], 12, np.random.default_rng(3))
+    assert np.array_equal(ids, again)  # deterministic for a seed
+    # fewer left than asked: all that is left
+    state.labelled[:] = True
+    state.labelled[[5, 77, 150]] = False
+    assert sorted(strategy.select(state, 10, np.random.default_rng(0)).tolist()) == [5, 77, 150]
+    state.labelled[:] = True
+    assert len(strategy.select(state, 4, np.random.default_rng(0))) == 0
+
+
+def test_scattersample_picks_from_different_clusters():
+    state, y = _state()
+    state.proba = np.full((len(y), 5), 0.2)  # all equally uncertain: diversity decides
+    ids = ScatterSample(candidates=200).select(state, 5, np.random.default_rng(0))
+    assert sorted(y[ids].tolist()) == [0, 1, 2, 3, 4]
+    # plain uncertainty takes the most uncertain, wherever they are
+    state.proba = np.tile([0.96, 0.01, 0.01, 0.01, 0.01], (len(y), 1))
+    state.proba[y == 2] = 0.2
+    unc = make_strategy("uncertainty").select(state, 5, np.random.default_rng(0))
+    assert set(y[unc].tolist()) == {2}
+
+
+def test_strategy_argument_checks():
+    with pytest.raises(ValueError, match="unknown strategy"):
+        make_strategy("nope")
+    with pytest.raises(ValueError, match="needs the pool to provide proba"):
+        make_strategy("uncertainty").select(PoolState(labelled=np.zeros(5, dtype=bool)), 2, np.random.default_rng(0))
+
+
+def test_kmeans_and_pagerank():
+    x = torch.cat([torch.randn(50, 2) + 10, torch.randn(50, 2) - 10])
+    c = kmeans(x, 2, np.random.default_rng(0))
+    assert sorted(c[:, 0].round().tolist()) == pytest.approx([-10, 10], abs=1.5)
+    star = Graph([1, 2, 3, 4], [0, 0, 0, 0], 5)
+    pr = pagerank(star.add_self_loops())
+    assert pr.argmax() == 0 and pr.sum() == pytest.approx(1.0)
+    import networkx as nx
+    rng = np.random.default_rng(1)
+    pairs = np.unique(rng.integers(0, 30, (120, 2)), axis=0)  # networkx has no multi-edges
+    src, dst = pairs[:, 0], pairs[:, 1]
+    g = Graph(src, dst, 30)
+    reference = nx.DiGraph()
+    reference.add_nodes_from(range(30))
+    reference.add_edges_from(zip(src.tolist(), dst.tolist()))
+    ref = nx.pagerank(reference, alpha=0.85, tol=1e-12)
+    mine = pagerank(g)
+    assert max(abs(mine[k] - v) for k, v in ref.items()) < 1e-6
+
+
+def test_loop_on_cora_slice_is_resumable_and_respects_the_test_set():
+    from graphsci.data import load_planetoid
+    d = load_planetoid("cora", SHARED_DATA)
+    test = torch.nonzero(d.test_mask)[:, 0].numpy()
+    y = d.y.numpy()
+    pool = NodePool(d.graph, d.x, test, y[test])
+    factory = lambda: GCNClassifier(7, epochs=30)  # noqa: E731
+    asked = []
+
+    def oracle(ids):
+        asked.extend(ids.tolist())
+        return y[ids]
+
+    full = list(ActiveLearner(factory, "scattersample", pool, oracle).run(35, 7, initial=7, seed=4))
+    assert [r["n_labels"] for r in full] == [7, 14, 21, 28, 35]
+    assert len(set(asked)) == 35 and not set(asked) & set(test.tolist())
+    assert all(0 <= r["metrics"]["accuracy"] <= 1 for r in full)
+    assert full[-1]["metrics"]["accuracy"] > 0.4
+    # resume after the third round: the same queries follow
+    resumed = list(ActiveLearner(factory, "scattersample", pool, y).run(35, 7, initial=7, seed=4, resume=full[:3]))
+    assert [r["queried"] for r in resumed] == [r["queried"] for r in full[3:]]
+    with pytest.raises(ValueError, match="test set"):
+        next(ActiveLearner(factory, "random", pool, y).run(10, 2, initial=test[:2]))
+    with pytest.raises(ValueError, match="one test label per test id"):
+        NodePool(d.graph, d.x, test, None)
+
+
+def test_molecule_pool_with_scattersample():
+    import pandas as pd
+    df = pd.read_csv(Path(SHARED_DATA) / "molecules" / "bbbp.csv").head(160)
+    pool = MoleculePool(df["smiles"][:120].tolist(), df["smiles"][120:].tolist(), df["p_np"][120:].to_numpy())
+    y = df["p_np"][:120].to_numpy()
+    learner = ActiveLearner(lambda: MoleculeEnsemble(epochs=2, n_models=2, hidden=32, ffn_hidden=32), "scattersample",
+                            pool, y)
+    records = list(learner.run(30, 10, initial=10, seed=0))
+    assert [r["n_labels"] for r in records] == [10, 20, 30]
+    assert 0 <= records[-1]["metrics"]["roc_auc"] <= 1
+    assert pool.fingerprints().shape == (120, 2048)
