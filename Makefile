@@ -17,7 +17,7 @@ $(BIN)/python:
 # Build tools and runtime dependencies (torch first, so nothing pulls a CUDA build).
 $(VENV)/.deps: constraints.txt pyproject.toml | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) scikit-build-core nanobind numpy scipy tqdm networkx pytest hypothesis rdkit pandas scikit-learn safetensors platformdirs biopython lightgbm autogluon.tabular
+	$(PIP) scikit-build-core nanobind numpy scipy tqdm networkx pytest hypothesis rdkit pandas scikit-learn safetensors platformdirs biopython lightgbm autogluon.tabular matplotlib nbclient nbformat ipykernel
 	touch $@
 
 # graphsci itself, rebuilt incrementally (build/ keeps the CMake tree) when sources change.
@@ -40,6 +40,8 @@ bench: $(VENV)/.graphsci
 	/tmp/peers/bin/python benchmarks/node_classification.py
 	/tmp/peers/bin/python benchmarks/featurize.py
 	/tmp/peers/bin/python benchmarks/predict_cli.py
+	$(BIN)/python benchmarks/proteins.py
+	$(BIN)/python benchmarks/active_learning.py --datasets cora citeseer cora_ml --molecules --speed
 
 # Retrains the bundled pretrained models from ../shared/data (fixed seeds) and their registry.
 zoo: $(VENV)/.graphsci

@@ -97,8 +97,9 @@ def classification_metrics(y, p, threshold):
             "balanced_accuracy": balanced_accuracy(y, (p >= threshold).astype(int))}
 
 
-def run_task(name, items, y, baseline_features, seeds, epochs, gnn_kwargs):
-    rows = []
+def run_task(name, items, y, baseline_features, seeds, epochs, gnn_kwargs, rows, save):
+    """Appends a row per (model, seed) not in ``rows`` yet, saving after each (resumable)."""
+    done = {(r["model"], r["seed"]) for r in rows}
     for seed in range(seeds):
         tr, va, te = stratified_split(y, (0.7, 0.15, 0.15), seed)
         pick = lambda idx: [items[i] for i in idx]  # noqa: E731
@@ -111,12 +112,15 @@ def run_task(name, items, y, baseline_features, seeds, epochs, gnn_kwargs):
                                                           y[va], baseline_features[te], seed),
         }
         for model_name, run in runs.items():
+            if (model_name, seed) in done:
+                continue
             t0 = time.perf_counter()
             p_val, p_test = run()
             metrics = classification_metrics(y[te], p_test, best_threshold(y[va], p_val))
             rows.append({"task": name, "model": model_name, "seed": seed, "seconds": time.perf_counter() - t0,
                          **metrics})
             print(json.dumps(rows[-1]), flush=True)
+            save()
     return rows
 
 
@@ -125,7 +129,7 @@ def composition(sequence: str) -> np.ndarray:
     return counts / max(len(sequence), 1)
 
 
-def bench_klifs(root, seeds, epochs, limit=None):
+def bench_klifs(root, seeds, epochs, rows, save, limit=None):
     data = load_klifs(root, limit=limit)
     # The KLIFS table has no residue identities: the sequence-level information left is which
     # of the 85 pocket positions were resolved, so that is the baseline's input.
@@ -133,16 +137,16 @@ def bench_klifs(root, seeds, epochs, limit=None):
     for i, pos in enumerate(data.positions):
         occupancy[i, np.asarray(pos) - 1] = 1
     return run_task("KLIFS DFG-out", data.graphs, data.y, occupancy, seeds, epochs,
-                    {"hidden": 32, "depth": 3, "batch_size": 32}), len(data.ids), int(data.y.sum())
+                    {"hidden": 32, "depth": 3, "batch_size": 32}, rows, save), len(data.ids), int(data.y.sum())
 
 
-def bench_protease(root, seeds, epochs):
+def bench_protease(root, seeds, epochs, rows, save):
     df = load_protease(root)
     structures = [load_structure(p) for p in df["path"]]
     y = df["flap_open"].to_numpy()
     comp = np.stack([composition(s.sequence()) for s in structures])
     return run_task("HIV-1 protease flap open", structures, y, comp, seeds, epochs,
-                    {"hidden": 32, "depth": 3, "batch_size": 8}), len(df), int(y.sum())
+                    {"hidden": 32, "depth": 3, "batch_size": 8}, rows, save), len(df), int(y.sum())
 
 
 class GIN(torch.nn.Module):
@@ -209,33 +213,36 @@ def main(argv=None):
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--quick", action="store_true", help="tiny slices, for a smoke test")
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
     root = Path(args.data)
     store = HERE / "proteins_runs.json"
     results = json.loads(store.read_text()) if store.exists() else {}
     command = "python benchmarks/proteins.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    def save():
+        if not args.quick:
+            store.write_text(json.dumps(results, indent=1))
     if "speed" in args.parts:
         results["speed"] = bench_speed(root, repeats=2 if args.quick else 5)
         print(results["speed"])
-    if "klifs" in args.parts:
-        rows, n, pos = bench_klifs(root, args.seeds, args.epochs, limit=300 if args.quick else None)
-        results["klifs"] = {"rows": rows, "n": n, "positives": pos, "command": command}
-    if "protease" in args.parts:
-        rows, n, pos = bench_protease(root, args.seeds, args.epochs)
-        results["protease"] = {"rows": rows, "n": n, "positives": pos, "command": command}
+        save()
+    for key, bench in (("klifs", bench_klifs), ("protease", bench_protease)):
+        if key in args.parts:
+            part = results.setdefault(key, {"rows": []})
+            part["command"] = command
+            kwargs = {"limit": 300} if args.quick and key == "klifs" else {}
+            _, part["n"], part["positives"] = bench(root, args.seeds, args.epochs, part["rows"], save, **kwargs)
     if "tu" in args.parts:
         epochs = 5 if args.quick else 100
         results["tu"] = {name: bench_tu(root, name, folds=2 if args.quick else 10, epochs=epochs)
                          for name in ("PROTEINS", "ENZYMES")}
         results["tu"]["epochs"] = epochs
-    if not args.quick:
-        store.write_text(json.dumps(results, indent=1))
+    save()
     report(results)
 
 
 def report(results):
     lines = ["# Protein benchmarks", "",
-             "Written by `benchmarks/proteins.py` (2 threads, this machine). Raw runs: "
+             "Written by `benchmarks/proteins.py` on this 2-core machine (training runs with one thread "
+             "while other benchmarks ran, so seconds are indicative). Raw runs: "
              "`benchmarks/proteins_runs.json`.", ""]
     if "speed" in results:
         s = results["speed"]

@@ -21,7 +21,7 @@ from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
 from graphsci.train import Trainer, roc_auc
 from graphsci.train.trainer import seed_everything
-from graphsci.train.saved import read_card, read_members, write_model_dir
+from graphsci.train.saved import read_card, read_members, restore_common, write_model_dir
 
 CARD_VERSION = 1
 FORMAT = "graphsci.molecule-predictor"
@@ -331,10 +331,7 @@ class MoleculePropertyPredictor(BaseEstimator):
         card = read_card(directory, FORMAT, CARD_VERSION)
         try:
             est = cls(**card["params"])
-            est.target_names_ = list(card["targets"])
-            if est.task == "regression":
-                est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
-                est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
+            restore_common(est, card)
             est.descriptor_scaler_ = None
             if est.mol_features:
                 info = card["mol_features"]
@@ -345,7 +342,5 @@ class MoleculePropertyPredictor(BaseEstimator):
             raise ValueError(f"{directory / 'card.json'} is corrupt or not a graphsci model card: {exc}") from exc
         est.atom_dim_ = AtomFeaturizer(est.atom_features).size
         est.bond_dim_ = BondFeaturizer(est.bond_features).size
-        est.invalid_ = []
-        est.metadata_ = dict(card.get("metadata") or {})
         est.models_ = read_members(directory, card, est._new_model)
         return est

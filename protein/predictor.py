@@ -18,7 +18,7 @@ from graphsci.protein.graphs import ProteinGraph, residue_graph
 from graphsci.protein.models import ProteinGNN
 from graphsci.protein.structure import UNKNOWN, Structure, load_structure
 from graphsci.train import Trainer, roc_auc
-from graphsci.train.saved import read_card, read_members, write_model_dir
+from graphsci.train.saved import read_card, read_members, restore_common, write_model_dir
 from graphsci.train.trainer import seed_everything
 
 CARD_VERSION = 1
@@ -173,6 +173,8 @@ class ProteinPropertyPredictor(BaseEstimator):
 
     def _samples(self, X, y, path_col, what, fit):
         items = self._items(X, path_col)
+        if not items:
+            raise ValueError(f"no {what} proteins given")
         graphs, errors = self._graphs(items, what)
         targets = self._targets(y, graphs)
         names = ([str(c) for c in y.columns] if isinstance(y, pd.DataFrame)
@@ -315,7 +317,8 @@ class ProteinPropertyPredictor(BaseEstimator):
         means = [np.mean([pm[i] for pm in per_model], 0) if errors[i] is None else None
                  for i in range(len(errors))]
         if self.level == "graph":
-            return np.stack([m if m is not None else np.full(width, np.nan) for m in means])
+            rows = [m if m is not None else np.full(width, np.nan) for m in means]
+            return np.stack(rows) if rows else np.zeros((0, width))
         return means
 
     def predict(self, X, path_col: str | None = None):
@@ -398,17 +401,12 @@ class ProteinPropertyPredictor(BaseEstimator):
         card = read_card(directory, FORMAT, CARD_VERSION)
         try:
             est = cls(**card["params"])
-            est.target_names_ = list(card["targets"])
+            restore_common(est, card)
             est.node_dim_, est.edge_dim_ = int(card["node_dim"]), int(card["edge_dim"])
             if est.task == "multiclass":
                 est.classes_ = np.asarray(card["classes"])
-            if est.task == "regression":
-                est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
-                est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{directory / 'card.json'} is corrupt or not a graphsci model card: {exc}") from exc
-        est.invalid_ = []
-        est.metadata_ = dict(card.get("metadata") or {})
         est.models_ = read_members(directory, card, est._new_model)
         return est
 

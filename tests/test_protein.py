@@ -212,6 +212,11 @@ def test_predictor_fit_predict_save_load(tmp_path):
     loaded = ProteinPropertyPredictor.load(tmp_path / "m")
     np.testing.assert_allclose(loaded.predict_proba(paths), proba, atol=1e-6)
     assert loaded.metadata_["dataset"] == "protease subset"
+    assert loaded.predict_proba([]).shape == (0, 2)
+    with pytest.raises(ValueError, match="no training proteins"):
+        ProteinPropertyPredictor().fit([], [])
+    with pytest.raises(ValueError, match="y has 2 rows for 3 proteins"):
+        ProteinPropertyPredictor(progress=False).fit(paths[:3], y[:2])
     (tmp_path / "m" / "model.safetensors").write_bytes(b"corrupt")
     with pytest.raises(ValueError, match="checksum"):
         ProteinPropertyPredictor.load(tmp_path / "m")

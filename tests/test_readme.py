@@ -27,6 +27,12 @@ def _check(ns):
         assert ns["graph"].num_nodes == 11
     if "county" in ns:  # EBBS
         assert ns["rmse"] < 1.2
+    if "pg" in ns:  # proteins
+        assert ns["pg"].graph.num_nodes == 574 and ns["structure"].chains == ["A", "B", "C", "D"]
+        row = ns["table"].iloc[0]
+        assert row["error"] is None and 0 <= row["flap_open"] <= 1
+    if "curve" in ns:  # active learning
+        assert [n for n, _ in ns["curve"]] == [7, 14, 21, 28, 35] and ns["curve"][-1][1] > 0.5
 
 
 def test_readme_has_examples():

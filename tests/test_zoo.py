@@ -1,6 +1,7 @@
 """The model zoo: bundled models, the cache, and downloads from a real HTTP server on 127.0.0.1
 that also misbehaves (corrupt file, 404, a 500 before success, closing mid-transfer)."""
 import http.server
+import io
 import json
 import pickle
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SHARED_DATA
 from graphsci import zoo
 from graphsci.zoo.store import BUNDLED, sha256
 
@@ -180,3 +182,38 @@ def test_file_url(served_zoo, monkeypatch):
     folder = zoo.pull("esol-remote", progress=False)
     assert folder == served_zoo / "home" / "zoo" / "esol-remote"
     assert zoo.model_info("esol-remote")["card"]["targets"] == ["log_solubility"]
+
+
+def test_protein_zoo_models(tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from graphsci.protein.datasets import load_klifs
+    from graphsci.train import roc_auc
+
+    protease = Path(SHARED_DATA) / "proteins" / "labelled" / "hiv1_protease_states"
+    labels = pd.read_csv(protease / "labels.csv")
+    picks = pd.concat([labels[labels.flap_state == "open"].head(4), labels[labels.flap_state == "closed"].head(4)])
+    flaps = zoo.load_pretrained("protease_flap")
+    p = flaps.predict_proba([str(protease / f) for f in picks["file"]])[:, 1]
+    assert roc_auc(p, (picks["flap_state"] == "open").to_numpy().astype(float)) >= 0.75
+    assert flaps.metadata_["input"] == "structure" and len(flaps.models_) == 3
+
+    pockets = load_klifs(SHARED_DATA, limit=80)
+    dfg = zoo.load_pretrained("klifs_dfg")
+    assert roc_auc(dfg.predict_proba(pockets.graphs)[:, 1], pockets.y.astype(float)) > 0.9
+    # the command line reads a KLIFS-layout pocket table
+    table = pd.read_csv(Path(SHARED_DATA) / "proteins" / "labelled" / "klifs_kinase_pocket_ca"
+                        / "pocket_residue_ca_atom_coordinates.csv.gz", nrows=400)
+    table.loc[table["structure.klifs_id"] == table["structure.klifs_id"].iloc[-1], "atom.x"] = "oops"
+    table.to_csv(tmp_path / "pockets.csv", index=False)
+    exe = str(Path(sys.executable).with_name("graphsci"))
+    proc = subprocess.run([exe, "predict", "klifs_dfg", str(tmp_path / "pockets.csv")], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)
+    assert list(out.columns)[:2] == ["structure", "dfg_out (probability)"]
+    assert len(out) == table["structure.klifs_id"].nunique() and out["error"].iloc[-1] != ""
+    assert (out["error"].iloc[:-1] == "").all()

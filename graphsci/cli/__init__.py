@@ -7,6 +7,7 @@ input kind from the file and hands it to the matching domain.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -143,22 +144,45 @@ def _load_model(name):
 
 
 # ---- predict ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _output(path):
+    """The output file, or standard output when no path is given."""
+    out = open(path, "w", newline="") if path else sys.stdout
+    try:
+        yield out
+    finally:
+        if path:
+            out.close()
+        else:
+            out.flush()
+
+
+@contextlib.contextmanager
+def _input_errors():
+    """An input that cannot be read at all becomes a one-line command error."""
+    from graphsci.cli.molecules import InputError
+
+    try:
+        yield
+    except InputError as exc:
+        raise CommandError(str(exc)) from exc
+
+
 def _predict(args) -> int:
-    from graphsci.cli.molecules import InputError, chunks, write_chunk
+    from graphsci.cli.molecules import chunks, write_chunk
 
     if args.batch_size < 1 or args.jobs < 1 or (args.head is not None and args.head < 1):
         raise CommandError("--batch-size, --jobs and --head must be at least 1")
     model = _load_model(args.model)
-    if not hasattr(model, "atom_features"):
+    if not hasattr(model, "atom_features"):  # not a molecule model: the zoo's other kind
         return _predict_proteins(args, model)
     model.set_params(n_jobs=args.jobs, progress=False)
     units = (getattr(model, "metadata_", {}) or {}).get("units", {})
     rename = {t: f"{t} ({units[t]})" if units.get(t) else t for t in model.target_names_}
     ensemble = len(model.models_) > 1 and not args.no_uncertainty
-    out = open(args.output, "w", newline="") if args.output else sys.stdout
     n_read = n_bad = 0
     t0 = time.perf_counter()
-    try:
+    with _output(args.output) as out, _input_errors():
         size = min(args.batch_size, args.head or args.batch_size)
         for frame, smiles, read_errors in chunks(args.input, args.smiles_col, size):
             if args.head is not None and n_read + len(frame) > args.head:
@@ -183,13 +207,6 @@ def _predict(args) -> int:
             n_read, n_bad = n_read + len(frame), n_bad + len(bad)
             if sys.stderr.isatty():
                 print(f"\r{n_read} rows ...", end="", file=sys.stderr, flush=True)
-    except InputError as exc:
-        raise CommandError(str(exc)) from exc
-    finally:
-        if args.output:
-            out.close()
-        else:
-            out.flush()
     if sys.stderr.isatty():
         print("\r", end="", file=sys.stderr)
     where = f" -> {args.output}" if args.output else ""
@@ -199,7 +216,7 @@ def _predict(args) -> int:
 
 
 def _predict_proteins(args, model) -> int:
-    from graphsci.cli.structures import InputError, protein_inputs, write_rows
+    from graphsci.cli.structures import protein_inputs, write_rows
 
     model.set_params(progress=False)
     units = (getattr(model, "metadata_", {}) or {}).get("units", {})
@@ -209,8 +226,7 @@ def _predict_proteins(args, model) -> int:
     kind = (getattr(model, "metadata_", {}) or {}).get("input", "structure")
     t0 = time.perf_counter()
     n_read = n_bad = 0
-    out = open(args.output, "w", newline="") if args.output else sys.stdout
-    try:
+    with _output(args.output) as out, _input_errors():
         for labels, items, read_errors in protein_inputs(args.input, kind, args.per_chain, args.head,
                                                          min(args.batch_size, 64)):
             readable = [i for i, e in enumerate(read_errors) if e is None]
@@ -235,13 +251,6 @@ def _predict_proteins(args, model) -> int:
                 return EXIT_INVALID_ROW
             write_rows(result, out, header=n_read == 0, fmt=args.format)
             n_read, n_bad = n_read + len(result), n_bad + len(bad)
-    except InputError as exc:
-        raise CommandError(str(exc)) from exc
-    finally:
-        if args.output:
-            out.close()
-        else:
-            out.flush()
     where = f" -> {args.output}" if args.output else ""
     print(f"graphsci predict: {n_read} structures read, {n_read - n_bad} predicted, {n_bad} invalid "
           f"({time.perf_counter() - t0:.1f} s){where}", file=sys.stderr)

@@ -80,3 +80,17 @@ def read_members(directory: str | os.PathLike, card: dict, build: Callable[[], t
             raise ValueError(f"{weights} does not fit the architecture in card.json: {exc}") from exc
         members.append(model.eval())
     return members
+
+
+def restore_common(est, card: dict) -> None:
+    """Sets what every saved estimator card holds: ``target_names_``, the regression
+    ``mean_``/``scale_`` (when the card has a normalisation), ``metadata_`` and an empty
+    ``invalid_``. A missing or malformed field raises KeyError/TypeError/ValueError."""
+    import numpy as np
+
+    est.target_names_ = list(card["targets"])
+    if card.get("normalisation"):
+        est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
+        est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
+    est.metadata_ = dict(card.get("metadata") or {})
+    est.invalid_ = []
