@@ -2,6 +2,7 @@
 or residue graphs) to protein- or residue-level properties, saved as safetensors + card.json."""
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ from graphsci.protein.graphs import ProteinGraph, residue_graph
 from graphsci.protein.models import ProteinGNN
 from graphsci.protein.structure import UNKNOWN, Structure, load_structure
 from graphsci.train import Trainer, roc_auc
+from graphsci.train.losses import masked_bce
 from graphsci.train.saved import read_card, read_members, restore_common, write_model_dir
 from graphsci.train.trainer import seed_everything
 
@@ -41,6 +43,9 @@ class ProteinPropertyPredictor(BaseEstimator):
     node, cutoff, k, sequence_edges, min_seq_sep, ca_only : how structures become graphs
         (:func:`graphsci.protein.residue_graph`); ignored for inputs that are already graphs.
     n_models : ensemble size (mean prediction, spread as uncertainty).
+    class_weight : ``None`` or ``"balanced"`` (classification): positives weighted by
+        negatives / positives per task in the loss, as scikit-learn's ``class_weight``, so that
+        rare positive classes (DFG-out, open flaps) are not traded away.
 
     ``fit(X, y)``: ``X`` is a list of structure files, :class:`Structure`\\ s or
     :class:`ProteinGraph`\\ s, or a DataFrame with a ``path_col`` column of files.
@@ -54,13 +59,14 @@ class ProteinPropertyPredictor(BaseEstimator):
                  patience: int | None = 15, n_models: int = 1, val_fraction: float = 0.15,
                  geometry: bool = True, node: str = "CA", cutoff: float | None = 10.0,
                  k: int | None = None, sequence_edges: bool = True, min_seq_sep: int = 0,
-                 ca_only: bool = False, seed: int = 0, progress: bool = True):
+                 ca_only: bool = False, class_weight: str | None = None, seed: int = 0,
+                 progress: bool = True):
         self.task, self.level, self.hidden, self.depth = task, level, hidden, depth
         self.dropout, self.readout, self.epochs, self.batch_size = dropout, readout, epochs, batch_size
         self.lr, self.weight_decay, self.patience, self.n_models = lr, weight_decay, patience, n_models
         self.val_fraction, self.geometry, self.node, self.cutoff = val_fraction, geometry, node, cutoff
         self.k, self.sequence_edges, self.min_seq_sep, self.ca_only = k, sequence_edges, min_seq_sep, ca_only
-        self.seed, self.progress = seed, progress
+        self.class_weight, self.seed, self.progress = class_weight, seed, progress
 
     # ---- inputs ------------------------------------------------------------------------------
     @staticmethod
@@ -113,6 +119,8 @@ class ProteinPropertyPredictor(BaseEstimator):
             raise ValueError(f"level must be 'graph' or 'residue', got {self.level!r}")
         if self.n_models < 1:
             raise ValueError("n_models must be at least 1")
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
 
     def _targets(self, y, graphs):
         """Targets as float arrays, one per protein: (tasks,) or (residues, tasks)."""
@@ -152,6 +160,8 @@ class ProteinPropertyPredictor(BaseEstimator):
             if not held_out:
                 raise ValueError("eval_set has no readable proteins")
         loss, metric = TASKS[self.task]
+        if self.class_weight == "balanced" and self.task == "classification":
+            loss = functools.partial(masked_bce, pos_weight=self._positive_weights(samples))
         self.models_ = []
         rng = np.random.default_rng(self.seed)
         for m in range(self.n_models):
@@ -170,6 +180,13 @@ class ProteinPropertyPredictor(BaseEstimator):
                                                                            GraphDataset(val))
             self.models_.append(model.eval())
         return self
+
+    @staticmethod
+    def _positive_weights(samples):
+        y = torch.cat([s.y.reshape(-1, s.y.shape[-1]) for s in samples]).double()
+        pos = torch.nansum(y, 0)
+        neg = (~torch.isnan(y)).sum(0) - pos
+        return (neg / pos.clamp(min=1)).clamp(min=1e-3).float()
 
     def _samples(self, X, y, path_col, what, fit):
         items = self._items(X, path_col)

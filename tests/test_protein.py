@@ -284,3 +284,20 @@ def test_command_line_on_a_folder_with_a_broken_file(tmp_path):
     missing = subprocess.run([exe, "predict", str(tmp_path / "model"), str(tmp_path / "nothing")],
                              capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_balanced_class_weight():
+    from torch.nn import functional as F
+
+    from graphsci.train.losses import masked_bce
+    logits = torch.tensor([[0.3, -1.0], [2.0, 0.5], [-0.7, 1.2]])
+    y = torch.tensor([[1.0, float("nan")], [0.0, 1.0], [0.0, 0.0]])
+    w = torch.tensor([2.0, 1.0])
+    ok = ~torch.isnan(y)
+    expected = F.binary_cross_entropy_with_logits(logits[ok], y[ok], pos_weight=w.expand_as(logits)[ok])
+    torch.testing.assert_close(masked_bce(logits, y, w), expected)
+    torch.testing.assert_close(masked_bce(logits, y, torch.ones(2)), masked_bce(logits, y))
+    samples = [type("S", (), {"y": torch.tensor([v])})() for v in (1.0, 0.0, 0.0, 0.0)]
+    assert ProteinPropertyPredictor._positive_weights(samples).tolist() == [3.0]
+    with pytest.raises(ValueError, match="class_weight"):
+        ProteinPropertyPredictor(class_weight="auto").fit([load_structure(STRUCTURES[0])], [1.0])

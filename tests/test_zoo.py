@@ -217,3 +217,12 @@ def test_protein_zoo_models(tmp_path):
     assert list(out.columns)[:2] == ["structure", "dfg_out (probability)"]
     assert len(out) == table["structure.klifs_id"].nunique() and out["error"].iloc[-1] != ""
     assert (out["error"].iloc[:-1] == "").all()
+
+
+def test_readme_zoo_table_is_generated_from_the_cards():
+    from graphsci.zoo.build import README_END, README_START, readme_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme[readme.index(README_START) + len(README_START):readme.index(README_END)].strip()
+    assert block == readme_table(BUNDLED.parent)
+    assert all(f"`{name}`" in block for name in zoo.store.registry())

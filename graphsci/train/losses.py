@@ -18,9 +18,17 @@ def _masked(loss_fn, pred, y):
     return loss_fn(pred[ok], y[ok])
 
 
-def masked_bce(logits, y):
-    """Binary cross-entropy with logits over the labelled cells only."""
-    return _masked(F.binary_cross_entropy_with_logits, logits, y)
+def masked_bce(logits, y, pos_weight=None):
+    """Binary cross-entropy with logits over the labelled cells only; ``pos_weight`` (one per
+    task) scales the positive term, e.g. negatives / positives to balance rare positives."""
+    if pos_weight is None:
+        return _masked(F.binary_cross_entropy_with_logits, logits, y)
+    y = y.to(logits.dtype).view_as(logits)
+    ok = ~torch.isnan(y)
+    if not bool(ok.any()):
+        return logits.sum() * 0.0
+    weight = torch.as_tensor(pos_weight, dtype=logits.dtype).expand_as(logits)[ok]
+    return F.binary_cross_entropy_with_logits(logits[ok], y[ok], pos_weight=weight)
 
 
 def masked_mse(pred, y):

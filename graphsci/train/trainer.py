@@ -29,7 +29,8 @@ class Trainer:
 
     Parameters
     ----------
-    loss : ``cross_entropy`` (classes), ``bce`` (binary / multi-label, NaN = missing) or ``mse``.
+    loss : ``cross_entropy`` (classes), ``bce`` (binary / multi-label, NaN = missing), ``mse``,
+        or a callable ``(outputs, targets) -> scalar``.
     metric : ``accuracy``, ``roc_auc``, ``rmse`` or ``mae``, computed on the validation data each
         epoch; the best epoch's weights are restored at the end (ties go to the lower loss).
     patience : epochs without a better validation score before stopping (None: never stop).
@@ -47,7 +48,7 @@ class Trainer:
                  batch_size: int = 32, num_workers: int = 0, seed: int = 0,
                  device: str | torch.device = "cpu", progress: bool = True,
                  schedule: str = "constant"):
-        if loss not in LOSSES:
+        if not callable(loss) and loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
@@ -104,7 +105,7 @@ class Trainer:
         """Full-graph training on ``data`` (graph, x, y, train_mask, val_mask; e.g. a
         :class:`~graphsci.data.NodeDataset`). ``model(graph, x)`` returns per-node outputs."""
         seed_everything(self.seed)
-        loss_fn = LOSSES[self.loss]
+        loss_fn = self.loss if callable(self.loss) else LOSSES[self.loss]
         g, y = data.graph.to(self.device), data.y.to(self.device)
         x = (data.x if x is None else x).to(self.device)
         train, val = data.train_mask.to(self.device), data.val_mask.to(self.device)
@@ -152,7 +153,7 @@ class Trainer:
         one row per graph. Under ``torchrun`` with several processes the model is wrapped in
         DistributedDataParallel and each process trains on its shard of ``train_set``."""
         seed_everything(self.seed)
-        loss_fn = LOSSES[self.loss]
+        loss_fn = self.loss if callable(self.loss) else LOSSES[self.loss]
         model.to(self.device)
         rank, train_model, sampler = 0, model, None
         if distributed.launched():

@@ -8,6 +8,7 @@ geometric GNN ensembles on stratified 80/10/10 splits (benchmarks/PROTEINS.md).
 
     python -m graphsci.zoo.build                 # every model
     python -m graphsci.zoo.build esol bbbp       # some of them (the others stay as they are)
+    python -m graphsci.zoo.build --readme        # only rewrite README.md's zoo table
 """
 from __future__ import annotations
 
@@ -130,13 +131,44 @@ def build(name: str, root: Path, zoo: Path) -> dict:
     return _registry_entry(name, folder, task, file, "scaffold", metrics, description, targets)
 
 
+README_START, README_END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
+
+
+def readme_table(zoo: Path) -> str:
+    """The README's zoo table, from the registry and each bundled model's card."""
+    registry = json.loads((zoo / "registry.json").read_text())["models"]
+    rows = ["| model | task | predicts | data | split | test metric |", "|---|---|---|---|---|---|"]
+    for name, entry in registry.items():
+        card = json.loads((zoo / "models" / name / "card.json").read_text())
+        meta = card.get("metadata", {})
+        units = meta.get("units", {})
+        targets = entry["targets"]
+        what = (f"{targets[0]} ({units.get(targets[0], '')})" if len(targets) == 1
+                else f"{len(targets)} tasks ({units.get(targets[0], '')})")
+        metric = ", ".join(f"{k.replace('_', '-').upper() if k != 'r2' else 'R²'} {v:.3f}"
+                           for k, v in entry["metrics"].items())
+        rows.append(f"| `{name}` | {entry['task']} | {what} | {meta.get('dataset', entry['dataset']).split(' (')[0]} | "
+                    f"{meta.get('split', entry['split'])} | {metric} |")
+    return "\n".join(rows)
+
+
+def update_readme(zoo: Path, readme: Path) -> None:
+    text = readme.read_text()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    readme.write_text(text[:start] + "\n" + readme_table(zoo) + "\n" + text[end:])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"models to build (default all: {', '.join([*SPECS, *PROTEIN_SPECS])})")
     parser.add_argument("--data", default=None)
     parser.add_argument("--zoo", type=Path, default=Path("graphsci/zoo"),
                         help="the source tree's zoo folder (default: graphsci/zoo, run from the repo root)")
+    parser.add_argument("--readme", action="store_true", help="only rewrite the zoo table in README.md")
     args = parser.parse_args(argv)
+    if args.readme:
+        update_readme(args.zoo, args.zoo.parent.parent / "README.md")
+        return
     known = [*SPECS, *PROTEIN_SPECS]
     unknown = sorted(set(args.names) - set(known))
     if unknown:
@@ -148,6 +180,9 @@ def main(argv=None):
     for name in args.names or known:
         registry["models"][name] = build(name, data_root(args.data), args.zoo)
         registry_file.write_text(json.dumps(registry, indent=2) + "\n")
+    readme = args.zoo.parent.parent / "README.md"
+    if readme.is_file() and README_START in readme.read_text():
+        update_readme(args.zoo, readme)
 
 
 if __name__ == "__main__":
