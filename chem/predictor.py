@@ -21,7 +21,7 @@ from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
 from graphsci.train import Trainer, roc_auc
 from graphsci.train.trainer import seed_everything
-from graphsci.train.saved import read_card, read_members, restore_common, write_model_dir
+from graphsci.train.saved import common_card, estimator_from_card, read_card, read_members, write_model_dir
 
 CARD_VERSION = 1
 FORMAT = "graphsci.molecule-predictor"
@@ -310,17 +310,13 @@ class MoleculePropertyPredictor(BaseEstimator):
         (e.g. dataset, split, test metrics, ``units`` per target) is stored in the card."""
         self._check_fitted()
         card = {
-            "format": FORMAT, "card_version": CARD_VERSION, "params": self.get_params(),
-            "targets": self.target_names_,
+            "format": FORMAT, "card_version": CARD_VERSION, **common_card(self, metadata),
             "featurizer": {"atom": AtomFeaturizer(self.atom_features).spec(),
                            "bond": BondFeaturizer(self.bond_features).spec()},
-            "normalisation": ({"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
-                              if self.task == "regression" else None),
             "mol_features": ({"kind": self.mol_features, "names": list(descriptor_names(self.mol_features)),
                               "mean": self.descriptor_scaler_.mean.tolist(),
                               "scale": self.descriptor_scaler_.scale.tolist()}
                              if self.mol_features else None),
-            "metadata": dict(metadata or getattr(self, "metadata_", None) or {}),
         }
         return write_model_dir(directory, card, self.models_)
 
@@ -330,8 +326,7 @@ class MoleculePropertyPredictor(BaseEstimator):
         directory = Path(directory)
         card = read_card(directory, FORMAT, CARD_VERSION)
         try:
-            est = cls(**card["params"])
-            restore_common(est, card)
+            est = estimator_from_card(cls, card)
             est.descriptor_scaler_ = None
             if est.mol_features:
                 info = card["mol_features"]

@@ -20,7 +20,7 @@ from graphsci.protein.models import ProteinGNN
 from graphsci.protein.structure import UNKNOWN, Structure, load_structure
 from graphsci.train import Trainer, roc_auc
 from graphsci.train.losses import masked_bce
-from graphsci.train.saved import read_card, read_members, restore_common, write_model_dir
+from graphsci.train.saved import common_card, estimator_from_card, read_card, read_members, write_model_dir
 from graphsci.train.trainer import seed_everything
 
 CARD_VERSION = 1
@@ -401,14 +401,11 @@ class ProteinPropertyPredictor(BaseEstimator):
         """Writes ``model.safetensors`` and ``card.json`` (graph construction, feature sizes,
         targets, normalisation, ``metadata``)."""
         self._check_fitted()
-        card = {"format": FORMAT, "card_version": CARD_VERSION, "params": self.get_params(),
-                "targets": self.target_names_, "node_dim": self.node_dim_, "edge_dim": self.edge_dim_,
+        card = {"format": FORMAT, "card_version": CARD_VERSION, **common_card(self, metadata),
+                "node_dim": self.node_dim_, "edge_dim": self.edge_dim_,
                 "graph": {p: getattr(self, p) for p in _GRAPH_PARAMS},
                 "features": FeatureLayout().__dict__ | {"node_size": self.node_dim_},
-                "classes": self.classes_.tolist() if self.task == "multiclass" else None,
-                "normalisation": ({"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
-                                  if self.task == "regression" else None),
-                "metadata": dict(metadata or getattr(self, "metadata_", None) or {})}
+                "classes": self.classes_.tolist() if self.task == "multiclass" else None}
         return write_model_dir(directory, card, self.models_)
 
     @classmethod
@@ -417,8 +414,7 @@ class ProteinPropertyPredictor(BaseEstimator):
         directory = Path(directory)
         card = read_card(directory, FORMAT, CARD_VERSION)
         try:
-            est = cls(**card["params"])
-            restore_common(est, card)
+            est = estimator_from_card(cls, card)
             est.node_dim_, est.edge_dim_ = int(card["node_dim"]), int(card["edge_dim"])
             if est.task == "multiclass":
                 est.classes_ = np.asarray(card["classes"])

@@ -82,15 +82,25 @@ def read_members(directory: str | os.PathLike, card: dict, build: Callable[[], t
     return members
 
 
-def restore_common(est, card: dict) -> None:
-    """Sets what every saved estimator card holds: ``target_names_``, the regression
-    ``mean_``/``scale_`` (when the card has a normalisation), ``metadata_`` and an empty
-    ``invalid_``. A missing or malformed field raises KeyError/TypeError/ValueError."""
+def common_card(est, metadata: dict | None) -> dict:
+    """The card fields every estimator writes (read back by :func:`estimator_from_card`)."""
+    regression = getattr(est, "task", None) == "regression"
+    return {"params": est.get_params(), "targets": est.target_names_,
+            "normalisation": ({"mean": est.mean_.tolist(), "scale": est.scale_.tolist()} if regression else None),
+            "metadata": dict(metadata or getattr(est, "metadata_", None) or {})}
+
+
+def estimator_from_card(cls, card: dict):
+    """``cls(**params)`` with what every saved estimator card holds: ``target_names_``, the
+    regression ``mean_``/``scale_`` (when the card has a normalisation), ``metadata_`` and an
+    empty ``invalid_``. A missing or malformed field raises KeyError/TypeError/ValueError."""
     import numpy as np
 
+    est = cls(**card["params"])
     est.target_names_ = list(card["targets"])
     if card.get("normalisation"):
         est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
         est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
     est.metadata_ = dict(card.get("metadata") or {})
     est.invalid_ = []
+    return est
