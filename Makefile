@@ -30,7 +30,7 @@ demo: $(VENV)/.graphsci
 	$(BIN)/graphsci predict esol ../shared/data/molecules/bbbp.csv --head 12 --format table
 
 test: $(VENV)/.graphsci
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=12 tests
 
 bench: $(VENV)/.graphsci
 	bash ../shared/tools/peers-venv.sh
