@@ -48,7 +48,7 @@ zoo: $(VENV)/.graphsci
 	$(BIN)/python graphsci/zoo/build.py $(ZOO_MODELS)
 
 # The kernels under AddressSanitizer + UndefinedBehaviorSanitizer: an instrumented copy of the
-# package in build/asan/pkg shadows the installed one for the op tests.
+# package in build/asan/pkg shadows the installed one for the op and residue-geometry tests.
 # libstdc++ is preloaded too: ASan's exception interceptor must find it at start-up, and the
 # python binary does not link it.
 ASAN_LIB = $(shell $(CXX) -print-file-name=libasan.so) $(shell $(CXX) -print-file-name=libstdc++.so)
@@ -56,10 +56,12 @@ sanitize: $(VENV)/.graphsci
 	cmake -S . -B build/asan -DGRAPHSCI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DPython_EXECUTABLE=$(abspath $(BIN)/python) >/dev/null
 	cmake --build build/asan -j2
 	rm -rf build/asan/pkg && mkdir -p build/asan/pkg && cp -r graphsci build/asan/pkg/ && cp build/asan/_C*.so build/asan/pkg/graphsci/
+	cp -r protein build/asan/pkg/graphsci/protein
 	cd build/asan/pkg && PYTHONSAFEPATH= LD_PRELOAD="$(ASAN_LIB)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \
 	  $(abspath $(BIN)/python) -m pytest -q -p no:cacheprovider $(abspath tests)/test_ops.py \
-	  $(abspath tests)/test_ops_errors.py $(abspath tests)/test_native_kernels.py $(abspath tests)/test_graph.py
+	  $(abspath tests)/test_ops_errors.py $(abspath tests)/test_native_kernels.py $(abspath tests)/test_graph.py \
+	  $(abspath tests)/test_protein.py -k "not predictor and not command_line and not residue_level and not geometry_free and not balanced"
 
 # The wheel builds with only scikit-build-core + nanobind in an isolated build environment (no
 # torch), and the installed wheel imports and runs against the pinned torch in a fresh venv.

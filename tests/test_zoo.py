@@ -207,6 +207,7 @@ def test_protein_zoo_models(tmp_path):
     # the command line reads a KLIFS-layout pocket table
     table = pd.read_csv(Path(SHARED_DATA) / "proteins" / "labelled" / "klifs_kinase_pocket_ca"
                         / "pocket_residue_ca_atom_coordinates.csv.gz", nrows=400)
+    table["atom.x"] = table["atom.x"].astype(object)
     table.loc[table["structure.klifs_id"] == table["structure.klifs_id"].iloc[-1], "atom.x"] = "oops"
     table.to_csv(tmp_path / "pockets.csv", index=False)
     exe = str(Path(sys.executable).with_name("graphsci"))
