@@ -7,6 +7,7 @@ input features — is filled in by the pool (graph nodes or molecules).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,7 +41,7 @@ class PoolState:
         return np.flatnonzero(~self.labelled)
 
 
-class Strategy:
+class Strategy(ABC):
     name = "strategy"
 
     def select(self, state: PoolState, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -54,8 +55,9 @@ class Strategy:
             raise RuntimeError(f"{self.name} returned an invalid query")  # a bug, never user input
         return ids
 
+    @abstractmethod
     def _select(self, state, pool, n, rng):
-        raise NotImplementedError
+        """``n`` ids from ``pool`` (there are more than ``n``)."""
 
     def __repr__(self):
         return f"{type(self).__name__}()"

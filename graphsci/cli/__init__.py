@@ -216,7 +216,8 @@ def _predict(args) -> int:
 
 
 def _predict_proteins(args, model) -> int:
-    from graphsci.cli.structures import protein_inputs, write_rows
+    from graphsci.cli.molecules import write_chunk
+    from graphsci.cli.structures import protein_inputs
 
     model.set_params(progress=False)
     units = (getattr(model, "metadata_", {}) or {}).get("units", {})
@@ -249,7 +250,7 @@ def _predict_proteins(args, model) -> int:
                 print(f"graphsci predict: error: {labels.iloc[bad[0], 0]}: {errors[bad[0]]} (--strict)",
                       file=sys.stderr)
                 return EXIT_INVALID_ROW
-            write_rows(result, out, header=n_read == 0, fmt=args.format)
+            write_chunk(result, out, header=n_read == 0, fmt=args.format)
             n_read, n_bad = n_read + len(result), n_bad + len(bad)
     where = f" -> {args.output}" if args.output else ""
     print(f"graphsci predict: {n_read} structures read, {n_read - n_bad} predicted, {n_bad} invalid "

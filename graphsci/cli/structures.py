@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from graphsci.cli.molecules import InputError, write_chunk as write_rows  # noqa: F401  (shared writer)
+from graphsci.cli.molecules import InputError
 
 KLIFS_COLUMNS = ("structure.klifs_id", "residue.ix", "atom.x", "atom.y", "atom.z")
 
