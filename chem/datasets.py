@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from graphsci.chem.encoding import guess_smiles_column
 from graphsci.chem.molgraph import featurize
 from graphsci.data.graphs import GraphDataset, GraphSample
 
@@ -66,13 +67,6 @@ def from_smiles(smiles: Sequence[str], targets=None, target_names=None, atom_fea
         kept.append(smiles[i])
         rows.append(i)
     return MoleculeDataset(samples, kept, rows, names, invalid, atom_featurizer, bond_featurizer)
-
-
-def guess_smiles_column(df: pd.DataFrame) -> str:
-    for c in df.columns:
-        if str(c).strip().lower() in ("smiles", "smi", "canonical_smiles"):
-            return c
-    raise ValueError(f"no SMILES column found; pass smiles_col= (columns: {', '.join(map(str, df.columns))})")
 
 
 def load_csv(path: str | os.PathLike, smiles_col: str | None = None,

@@ -26,19 +26,32 @@ class DMPNNEncoder(nn.Module):
         self.depth, self.dropout = depth, nn.Dropout(dropout)
 
     def forward(self, g: Graph, x, e):
-        rev = torch.arange(g.num_edges, device=x.device) ^ 1
-        paired = g.num_edges % 2 == 0 and bool((g.src[rev] == g.dst).all()) and bool((g.dst[rev] == g.src).all())
+        paired = g.num_edges % 2 == 0
+        if paired:
+            s2, d2 = g.src.view(-1, 2), g.dst.view(-1, 2)
+            paired = bool((s2[:, 0] == d2[:, 1]).all()) and bool((s2[:, 1] == d2[:, 0]).all())
         if not paired:
             raise ValueError("D-MPNN needs each bond as a pair of directed edges 2b, 2b+1 "
                              "(graphs from graphsci.chem without self-loops)")
         # w_i on [x_src, e], computed per atom then gathered: atoms are half as many as edges.
-        atom_dim = x.shape[1]
-        h0 = F.linear(x, self.w_i.weight[:, :atom_dim])[g.src] + F.linear(e, self.w_i.weight[:, atom_dim:])
+        atom_dim, hidden = x.shape[1], self.w_h.weight.shape[0]
+        h0 = torch.addmm(F.linear(x, self.w_i.weight[:, :atom_dim]).index_select(0, g.src), e,
+                         self.w_i.weight[:, atom_dim:].t())
         h = F.relu(h0)
+        # A bond's message is everything into its source atom except what came from its own
+        # reverse bond (e ^ 1). Held for every edge, that difference is one SDDMM only in the
+        # other order, h[e ^ 1], so the state alternates between the two orders: in edge order,
+        # over g, S[dst] - h is the next message in swapped order; in swapped order the same
+        # holds over the reversed graph (whose edges keep their order).
+        layouts = (h0, h0.view(-1, 2, hidden).flip(1).reshape(h0.shape) if self.depth > 1 else None)
+        graphs = (g, g.memo("reversed", g.reverse))
+        w_h, swapped = self.w_h.weight.t(), 0
         for _ in range(self.depth - 1):
-            into_src = ops.spmm(g, e=h, op="copy_e")[g.src]   # all messages into the bond's source
-            h = self.dropout(F.relu(h0 + self.w_h(into_src - h[rev])))
-        atom_msg = ops.spmm(g, e=h, op="copy_e")
+            into = ops.spmm(graphs[swapped], e=h, op="copy_e")
+            message = ops.sddmm(graphs[swapped], into, h, op="sub", lhs_target="v", rhs_target="e")
+            swapped ^= 1
+            h = self.dropout(torch.addmm(layouts[swapped], message, w_h).relu_())
+        atom_msg = ops.spmm(graphs[swapped], e=h, op="copy_e")
         return self.dropout(F.relu(self.w_o(torch.cat([x, atom_msg], 1))))
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
+from graphsci.estimator import Estimator
 from tqdm.auto import tqdm
 
-from graphsci.chem.datasets import from_smiles, guess_smiles_column
+from graphsci.chem.datasets import from_smiles
 from graphsci.chem.descriptors import DescriptorScaler, descriptor_names, mol_descriptors
 from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
 from graphsci.chem.models import MoleculeGNN
+from graphsci.chem.encoding import PREDICT_CHUNK, guess_smiles_column
 from graphsci.chem.molgraph import featurize_batches
 from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
@@ -30,7 +31,7 @@ _ARCH_PARAMS = ("arch", "hidden", "depth", "dropout", "readout", "ffn_hidden", "
 
 
 
-class MoleculePropertyPredictor(BaseEstimator):
+class MoleculePropertyPredictor(Estimator):
     """Graph neural network property model on SMILES.
 
     Parameters
@@ -203,7 +204,7 @@ class MoleculePropertyPredictor(BaseEstimator):
         out = np.full((len(self.models_), len(smiles), len(self.target_names_)), np.nan)
         start = 0
         chunks = featurize_batches(smiles, self.atom_features, self.bond_features, n_jobs=self.n_jobs,
-                                   chunk_size=500)
+                                   chunk_size=PREDICT_CHUNK)
         bar = tqdm(total=len(smiles), desc="predict", unit="mol", disable=(not self.progress) or None)
         with torch.inference_mode(), bar:
             for chunk in chunks:

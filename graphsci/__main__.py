@@ -1,6 +1,4 @@
 """``python -m graphsci`` runs the command line."""
-import sys
+from graphsci.cli import run
 
-from graphsci.cli import main
-
-sys.exit(main())
+run()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
+from graphsci.estimator import Estimator
 from tqdm.auto import tqdm
 
 from graphsci.data.graphs import GraphDataset, GraphSample, collate
@@ -30,7 +30,7 @@ TASKS = {"regression": ("mse", "rmse"), "classification": ("bce", "roc_auc"),
 _GRAPH_PARAMS = ("node", "cutoff", "k", "sequence_edges", "min_seq_sep", "ca_only")
 
 
-class ProteinPropertyPredictor(BaseEstimator):
+class ProteinPropertyPredictor(Estimator):
     """Geometric graph network on residue graphs.
 
     Parameters

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from graphsci.estimator import Estimator
 
 from graphsci.graph import Graph
 from graphsci.tabular.boosting import NodePredictions, check_fit_inputs, with_propagated_features
@@ -16,7 +16,7 @@ from graphsci.tabular.boosting import NodePredictions, check_fit_inputs, with_pr
 LABEL = "__graphsci_label__"
 
 
-class AutoGluonSmoothing(NodePredictions, BaseEstimator):
+class AutoGluonSmoothing(NodePredictions, Estimator):
     """AutoGluon on ``[X, P^k X]`` plus error (and label) smoothing over the graph.
 
     Parameters

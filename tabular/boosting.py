@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
+from graphsci.estimator import Estimator
 
 from graphsci.graph import Graph
 from graphsci.tabular.propagation import propagate
@@ -116,7 +116,7 @@ def _softmax(z):
     return e / e.sum(1, keepdims=True)
 
 
-class BoostedSmoothing(NodePredictions, BaseEstimator):
+class BoostedSmoothing(NodePredictions, Estimator):
     """EBBS: LightGBM trees trained through graph propagation.
 
     Parameters

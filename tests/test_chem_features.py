@@ -127,6 +127,28 @@ def test_featurize_in_worker_processes_matches_serial():
         assert torch.equal(a.node_feats, b.node_feats) and torch.equal(a.graph.src, b.graph.src)
 
 
+def test_prefetched_chunks_are_picked_up_and_workers_stay_torch_free():
+    import subprocess
+    import sys
+
+    from graphsci.chem import encoding
+    from graphsci.chem.molgraph import featurize_batches
+
+    smiles = ["CCO", "c1ccccc1O", "bad", "[Na+].[Cl-]", "CC(=O)N"] * 20
+    af, bf = AtomFeaturizer(), BondFeaturizer()
+    encoding.prefetch(smiles, af.names, bf.names, n_jobs=2, chunk_size=30)
+    assert sum(map(len, encoding._PREFETCHED.values())) == 4     # three identical chunks, and the tail
+    fetched = list(featurize_batches(smiles, n_jobs=2, chunk_size=30))
+    assert not encoding._PREFETCHED
+    serial = list(featurize_batches(smiles, n_jobs=1, chunk_size=30))
+    for a, b in zip(fetched, serial):
+        assert torch.equal(a.node_feats, b.node_feats) and torch.equal(a.graph.src, b.graph.src)
+        assert a.errors == b.errors
+    probe = subprocess.run([sys.executable, "-c", "import sys, graphsci.chem.encoding; print('torch' in sys.modules)"],
+                           capture_output=True, text=True)
+    assert probe.stdout.strip() == "False", probe.stderr
+
+
 def test_read_sdf_plain_and_gzipped(tmp_path):
     from rdkit import Chem
 

@@ -94,6 +94,22 @@ def test_sklearn_clone_and_cross_val_score():
     assert scores.shape == (2,) and np.isfinite(scores).all()
 
 
+def test_parameters_repr_and_no_sklearn_import_to_predict():
+    import subprocess
+    import sys
+
+    est = MoleculePropertyPredictor(hidden=64)
+    assert repr(est) == "MoleculePropertyPredictor(hidden=64)"
+    assert est.set_params(depth=4) is est and est.get_params()["depth"] == 4
+    with pytest.raises(ValueError, match="invalid parameter 'depht'"):
+        est.set_params(depht=4)
+    # scikit-learn (and the scipy.stats it loads, a second of start-up) only when its tools are used
+    code = ("import sys; from graphsci.zoo import load_pretrained; m = load_pretrained('esol'); "
+            "m.predict(['CCO']); print('sklearn' in sys.modules, 'scipy.stats' in sys.modules)")
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert probe.stdout.strip() == "False False", probe.stderr
+
+
 def test_unfitted_and_bad_arguments():
     with pytest.raises(ValueError, match="not fitted"):
         MoleculePropertyPredictor().predict(["CCO"])

@@ -90,6 +90,27 @@ def test_predict_to_stdout_without_uncertainty():
     assert len(out) == len(pd.read_csv(ESOL)) and "log_solubility_std" not in out.columns
 
 
+def test_predict_large_input_starts_featurising_before_the_model_loads(tmp_path):
+    # Over 64 kB: the first chunk is featurised in worker processes while torch loads; the
+    # rows must come out exactly as without workers, --head included.
+    esol = pd.read_csv(ESOL)[["smiles"]]
+    big = pd.concat([esol, pd.DataFrame({"smiles": ["not a molecule", ""]}), esol, esol], ignore_index=True)
+    path = tmp_path / "big.csv"
+    big.to_csv(path, index=False)
+    assert path.stat().st_size > 64_000
+    outs = {}
+    for jobs in ("0", "1"):
+        proc = run("predict", "esol", path, "-o", tmp_path / f"out{jobs}.csv", "--jobs", jobs)
+        assert proc.returncode == 0, proc.stderr
+        outs[jobs] = pd.read_csv(tmp_path / f"out{jobs}.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(outs["0"], outs["1"])
+    assert len(outs["0"]) == len(big) and (outs["0"]["error"] != "").sum() == 2
+    proc = run("predict", "esol", path, "--head", "1130", "--batch-size", "700")
+    out = pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)
+    assert proc.returncode == 0 and len(out) == 1130 and (out["error"] != "").sum() == 2
+    assert run("predict", "esol", path, "--jobs", "-1").returncode == 2
+
+
 @pytest.mark.parametrize("case, message", [
     ("missing", "no such file"), ("column", "no column 'smi'"), ("suffix", "unknown input type"),
     ("binary", "cannot be read")])

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import itertools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -56,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--smiles-col", help="SMILES column of a table (default: guessed)")
     p.add_argument("--batch-size", type=int, default=10000, help="rows read, featurised and "
                    "predicted at a time (memory grows with it; default 10000)")
-    p.add_argument("--jobs", type=int, default=1, help="featurisation worker processes")
+    p.add_argument("--jobs", type=int, default=0, help="featurisation worker processes "
+                   "(default 0: one per core; 1: none, featurise in the main process)")
     p.add_argument("--strict", action="store_true", help="stop with exit status 1 at the first invalid row")
     p.add_argument("--no-uncertainty", action="store_true", help="leave out the ensemble std columns")
     p.add_argument("--format", choices=("csv", "table"), default="csv",
@@ -89,6 +93,25 @@ def _parser() -> argparse.ArgumentParser:
     zsub.add_parser("info", help="one model's registry entry and card").add_argument("name")
     zsub.add_parser("pull", help="download a model into the cache").add_argument("name")
     return parser
+
+
+def run() -> None:
+    """The ``graphsci`` executable: :func:`main`, then a quick exit. Tearing down an interpreter
+    that has loaded torch takes about half a second (finalising its modules and objects) and
+    does nothing a finished command needs, so once the output is flushed and the worker
+    processes have stopped, the process leaves without it."""
+    rc = main()
+    if "torch" not in sys.modules:
+        sys.exit(rc)
+    pools = sys.modules.get("graphsci.chem.encoding")
+    for pool in getattr(pools, "_POOLS", {}).values():
+        pool.shutdown()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):   # a reader that went away, or a closed stream
+        rc = rc or 1
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 def main(argv=None) -> int:
@@ -168,28 +191,81 @@ def _input_errors():
         raise CommandError(str(exc)) from exc
 
 
-def _predict(args) -> int:
-    from graphsci.cli.molecules import chunks, write_chunk
+def _keep_freed_memory():
+    """Each chunk allocates and frees the same large tensors; by default glibc hands blocks
+    this large back to the OS at every free, and the next chunk pays page faults on fresh
+    memory (about a third of the first pass's time). Keep them in the heap for reuse."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:     # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 256 << 20)
+    libc.mallopt(m_trim_threshold, 1 << 30)
 
-    if args.batch_size < 1 or args.jobs < 1 or (args.head is not None and args.head < 1):
-        raise CommandError("--batch-size, --jobs and --head must be at least 1")
+
+def _limited(reader, head):
+    """The reader's chunks, cut after ``head`` rows (all of them for None)."""
+    n = 0
+    for frame, smiles, read_errors in reader:
+        if head is not None and n + len(frame) > head:
+            keep = head - n
+            frame, smiles, read_errors = frame.iloc[:keep], smiles[:keep], read_errors[:keep]
+        if len(frame) == 0:
+            return
+        n += len(frame)
+        yield frame, smiles, read_errors
+
+
+def _start_featurising(args, workers, size):
+    """Reads the first chunk and starts featurising it in worker processes, before torch is
+    imported to load the model (about a second and a half of start-up the workers put to
+    use). Returns the input's chunks, the first one included, or None when the model's card
+    does not name molecule features (a protein model, or one still to download)."""
+    from graphsci.chem.encoding import prefetch, worker_pool
+    from graphsci.cli.molecules import chunks
+    from graphsci.zoo import local_card
+
+    card = local_card(args.model) or {}
+    featurizer = card.get("featurizer") if card.get("format") == "graphsci.molecule-predictor" else None
+    if not featurizer:
+        return None
+    worker_pool(workers, warm=True)
+    with _input_errors():
+        reader = _limited(chunks(args.input, args.smiles_col, size), args.head)
+        first = next(reader, None)
+    if first is None:
+        return iter(())
+    prefetch(first[1], featurizer["atom"]["names"], featurizer["bond"]["names"], workers)
+    return itertools.chain([first], reader)
+
+
+def _predict(args) -> int:
+    from graphsci.cli.molecules import MOLECULE_SUFFIXES, chunks, write_chunk
+
+    if args.batch_size < 1 or args.jobs < 0 or (args.head is not None and args.head < 1):
+        raise CommandError("--batch-size and --head must be at least 1, --jobs at least 0")
+    _keep_freed_memory()
+    workers = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    # Worker processes and the model's threads share the cores while both run; threads that
+    # spin while waiting for work would take CPU from the workers.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    size = min(args.batch_size, args.head or args.batch_size)
+    first = None
+    if workers > 1 and args.input.is_file() and args.input.stat().st_size > 64_000 and \
+            args.input.name.lower().endswith(MOLECULE_SUFFIXES):
+        first = _start_featurising(args, workers, size)
     model = _load_model(args.model)
     if not hasattr(model, "atom_features"):  # not a molecule model: the zoo's other kind
         return _predict_proteins(args, model)
-    model.set_params(n_jobs=args.jobs, progress=False)
+    model.set_params(n_jobs=workers, progress=False)
     units = (getattr(model, "metadata_", {}) or {}).get("units", {})
     rename = {t: f"{t} ({units[t]})" if units.get(t) else t for t in model.target_names_}
     ensemble = len(model.models_) > 1 and not args.no_uncertainty
     n_read = n_bad = 0
     t0 = time.perf_counter()
     with _output(args.output) as out, _input_errors():
-        size = min(args.batch_size, args.head or args.batch_size)
-        for frame, smiles, read_errors in chunks(args.input, args.smiles_col, size):
-            if args.head is not None and n_read + len(frame) > args.head:
-                keep = args.head - n_read
-                frame, smiles, read_errors = frame.iloc[:keep], smiles[:keep], read_errors[:keep]
-            if len(frame) == 0:
-                break
+        for frame, smiles, read_errors in first or _limited(chunks(args.input, args.smiles_col, size), args.head):
             pred = model.predict_frame(smiles)
             errors = [r or p for r, p in zip(read_errors, pred["error"])]
             result = frame.reset_index(drop=True).copy()
@@ -261,7 +337,7 @@ def _predict_proteins(args, model) -> int:
 # ---- train / evaluate ------------------------------------------------------------------------
 def _read_labelled(path: Path, smiles_col, target_cols):
     import pandas as pd
-    from graphsci.chem.datasets import guess_smiles_column
+    from graphsci.chem.encoding import guess_smiles_column
 
     try:
         df = pd.read_csv(path, compression="infer")

@@ -40,7 +40,7 @@ def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple[pd.D
 
 
 def _table_chunks(path, smiles_col, size, sep):
-    from graphsci.chem.datasets import guess_smiles_column
+    from graphsci.chem.encoding import guess_smiles_column
 
     try:
         # Cells stay strings so the output repeats the input exactly.

@@ -42,6 +42,18 @@ def model_info(name: str) -> dict:
     return info
 
 
+def local_card(name: str | os.PathLike) -> dict | None:
+    """The card of a saved-model folder, or of a zoo model that is here without downloading;
+    None when there is none or it cannot be read (loading the model then says why)."""
+    folder = Path(name)
+    try:
+        if not folder.is_dir():
+            folder = locate(str(name), download=False)
+        return json.loads((folder / "card.json").read_text())
+    except (ZooError, OSError, ValueError):
+        return None
+
+
 def pull(name: str, progress: bool = True) -> Path:
     """Makes the model available locally (downloading it if needed) and returns its folder."""
     return locate(name, download=True, progress=progress)
