@@ -34,16 +34,21 @@ class DMPNNEncoder(nn.Module):
             raise ValueError("D-MPNN needs each bond as a pair of directed edges 2b, 2b+1 "
                              "(graphs from graphsci.chem without self-loops)")
         # w_i on [x_src, e], computed per atom then gathered: atoms are half as many as edges.
-        atom_dim, hidden = x.shape[1], self.w_h.weight.shape[0]
-        h0 = torch.addmm(F.linear(x, self.w_i.weight[:, :atom_dim]).index_select(0, g.src), e,
-                         self.w_i.weight[:, atom_dim:].t())
+        atom_dim = x.shape[1]
+        w_atom, w_bond = self.w_i.weight[:, :atom_dim], self.w_i.weight[:, atom_dim:].t()
+        x_in = F.linear(x, w_atom)
+        h0 = torch.addmm(x_in.index_select(0, g.src), e, w_bond)
         h = F.relu(h0)
         # A bond's message is everything into its source atom except what came from its own
         # reverse bond (e ^ 1). Held for every edge, that difference is one SDDMM only in the
         # other order, h[e ^ 1], so the state alternates between the two orders: in edge order,
         # over g, S[dst] - h is the next message in swapped order; in swapped order the same
         # holds over the reversed graph (whose edges keep their order).
-        layouts = (h0, h0.view(-1, 2, hidden).flip(1).reshape(h0.shape) if self.depth > 1 else None)
+        # h0 in swapped order is the same product over each edge's reverse: source x[dst], and
+        # the reverse edge's features (a flip of the narrow bond features, not of h0)
+        h0_swapped = torch.addmm(x_in.index_select(0, g.dst), e.view(-1, 2, e.shape[1]).flip(1).reshape(e.shape),
+                                 w_bond) if self.depth > 1 else None
+        layouts = (h0, h0_swapped)
         graphs = (g, g.memo("reversed", g.reverse))
         w_h, swapped = self.w_h.weight.t(), 0
         for _ in range(self.depth - 1):

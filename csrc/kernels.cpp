@@ -20,6 +20,7 @@
 
 namespace GS_CAT(isa_, GS_ISA) {
 #include "edge_softmax.h"
+#include "propagate.h"
 #include "sddmm.h"
 #include "segment.h"
 #include "spmm.h"
@@ -138,10 +139,21 @@ void segment_reduce(const gs::SegmentArgs& a) {
   else run(double{});
 }
 
+void propagate(const gs::PropagateArgs& a) {
+  with_types(a.vtype, a.itype, [&](auto t, auto i) {
+    using T = decltype(t);
+    using I = decltype(i);
+    impl::propagate<T, I>(static_cast<const I*>(a.indptr), static_cast<const I*>(a.indices), a.num_rows,
+                          static_cast<const T*>(a.scale), static_cast<const T*>(a.x),
+                          static_cast<const T*>(a.y), static_cast<T*>(a.out), static_cast<T*>(a.work),
+                          a.D, a.steps, T(a.a), T(a.b), a.nthreads);
+  });
+}
+
 }  // namespace
 
 const gs::KernelTable* gs::GS_CAT(kernels_, GS_ISA)() {
   static const KernelTable table{GS_STR(GS_ISA), spmm, sddmm, edge_softmax_forward,
-                                 edge_softmax_backward, segment_reduce};
+                                 edge_softmax_backward, segment_reduce, propagate};
   return &table;
 }

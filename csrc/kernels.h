@@ -56,6 +56,17 @@ struct SegmentArgs {
   int nthreads;
 };
 
+struct PropagateArgs {
+  IType itype; VType vtype;
+  const void* indptr; const void* indices; int64_t num_rows;
+  const void* scale;            // (N,) D^-1/2 of the self-looped graph
+  const void* x; const void* y; // (N, D) anchor and start
+  void* out; void* work;        // (N, D) result and scratch
+  int64_t D, steps;
+  double a, b;
+  int nthreads;
+};
+
 struct KernelTable {
   const char* isa;
   void (*spmm)(const SpmmArgs&);
@@ -63,6 +74,7 @@ struct KernelTable {
   void (*edge_softmax_forward)(const SoftmaxArgs&);
   void (*edge_softmax_backward)(const SoftmaxArgs&);
   void (*segment_reduce)(const SegmentArgs&);
+  void (*propagate)(const PropagateArgs&);
 };
 
 const KernelTable* kernels_base();

@@ -102,11 +102,18 @@ int64_t index_at(const Arr& a, gs::IType t, int64_t i) {
 }
 
 // Compressed rows must start at 0, end at nnz and never decrease: a kernel walks them blindly.
+template <class I> bool non_decreasing(const I* p, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= p[i] <= p[i + 1];  // no early exit: the loop vectorises
+  return ok;
+}
+
 void require_rows(const Arr& indptr, gs::IType t, int64_t n, int64_t nnz) {
   require(index_at(indptr, t, 0) == 0 && index_at(indptr, t, n) == nnz,
           "indptr must run from 0 to the number of edges");
-  for (int64_t i = 0; i < n; ++i)
-    require(index_at(indptr, t, i) <= index_at(indptr, t, i + 1), "indptr must be non-decreasing");
+  const bool ok = t == gs::IType::i32 ? non_decreasing(ptr<int32_t>(indptr), n)
+                                      : non_decreasing(ptr<int64_t>(indptr), n);
+  require(ok, "indptr must be non-decreasing");
 }
 
 gs::BinOp bin_op(const std::string& name) {
@@ -291,6 +298,41 @@ void edge_softmax_backward(const Arr& indptr, const Arr& eids, const Arr& y, con
   g_kernels->edge_softmax_backward(a);
 }
 
+void propagate(const Arr& indptr, const Arr& indices, const Arr& scale, const Arr& x, const Arr& y,
+               const Arr& out, const Arr& work, int64_t steps, double a, double b, int nthreads) {
+  const int64_t N = length(indptr, "indptr") - 1, E = length(indices, "indices");
+  require(N >= 0, "indptr must not be empty");
+  require(steps >= 0, "steps must be non-negative");
+  require(out.ndim() == 2 && int64_t(out.shape(0)) == N, "out must be (num_rows, D)");
+  const int64_t D = out.shape(1);
+  gs::PropagateArgs p{};
+  p.itype = index_type(indptr, "indptr");
+  p.vtype = value_type(out, "out");
+  require(same_index_type(indices, p.itype), "index dtypes differ");
+  require_rows(indptr, p.itype, N, E);
+  require_shape(scale, {N}, "scale");
+  for (const auto* arr : {&x, &y, &work}) require_shape(*arr, {N, D}, "x, y and work");
+  for (const auto* arr : {&scale, &x, &y, &work})
+    require(same_value_type(*arr, p.vtype), "scale, x, y and work must have the output's dtype");
+  require(out.data() != y.data() && out.data() != x.data() && work.data() != y.data() &&
+          work.data() != x.data() && work.data() != out.data(), "out and work must be separate buffers");
+  p.indptr = indptr.data();
+  p.indices = indices.data();
+  p.num_rows = N;
+  p.scale = scale.data();
+  p.x = x.data();
+  p.y = y.data();
+  p.out = out.data();
+  p.work = work.data();
+  p.D = D;
+  p.steps = steps;
+  p.a = a;
+  p.b = b;
+  p.nthreads = nthreads;
+  nb::gil_scoped_release nogil;
+  g_kernels->propagate(p);
+}
+
 void segment_reduce(const Arr& offsets, const Arr& x, const Arr& out, const OptArr& arg,
                     const std::string& reduce, int nthreads) {
   const int64_t B = length(offsets, "offsets") - 1;
@@ -430,6 +472,10 @@ NB_MODULE(_C, m) {
         nb::arg("score"), nb::arg("out").noconvert(), nb::arg("nthreads"));
   m.def("edge_softmax_backward", &edge_softmax_backward, nb::arg("indptr"), nb::arg("eids"),
         nb::arg("y"), nb::arg("grad"), nb::arg("out").noconvert(), nb::arg("nthreads"));
+  m.def("propagate", &propagate, nb::arg("indptr"), nb::arg("indices"), nb::arg("scale"), nb::arg("x"),
+        nb::arg("y"), nb::arg("out").noconvert(), nb::arg("work").noconvert(), nb::arg("steps"), nb::arg("a"),
+        nb::arg("b"), nb::arg("nthreads"),
+        "steps of z <- a x + b D^-1/2 (A + I) D^-1/2 z from z = y over compressed rows (self-loops included).");
   m.def("segment_reduce", &segment_reduce, nb::arg("offsets"), nb::arg("x"),
         nb::arg("out").noconvert(), nb::arg("arg").none().noconvert(), nb::arg("reduce"),
         nb::arg("nthreads"));

@@ -18,7 +18,7 @@ import torch
 from graphsci.estimator import Estimator
 
 from graphsci.graph import Graph
-from graphsci.tabular.propagation import propagate
+from graphsci.tabular.propagation import apply, propagate
 
 
 def _mask(mask, n, name):
@@ -156,6 +156,14 @@ class BoostedSmoothing(NodePredictions, Estimator):
     def _propagate(self, F, graph, transpose=False):
         return propagate(graph, F, self.lam, self.steps, transpose=transpose) if self.steps else F
 
+    def _propagate_fast(self, F, graph, transpose=False):
+        """The propagation inside the boosting objective: in float32 (LightGBM keeps gradients in
+        float32 anyway) and without re-checking values this estimator computed itself."""
+        if not self.steps:
+            return F
+        t = torch.from_numpy(np.ascontiguousarray(F, dtype=np.float32))
+        return apply(graph, t, t, self.lam, self.steps, transpose).numpy().astype(np.float64)
+
     # ---- fit -----------------------------------------------------------------------------------
     def fit(self, X, y, graph: Graph, train_mask, val_mask=None):
         import lightgbm as lgb
@@ -193,19 +201,19 @@ class BoostedSmoothing(NodePredictions, Estimator):
 
         def objective(preds, _data):
             F = preds.reshape(n, n_out, order="F") if n_out > 1 and preds.ndim == 1 else preds
-            out = self._propagate(F + self.base_, graph)
+            out = self._propagate_fast(F + self.base_, graph)
             if n_out == 1:
                 residual = m * (out - target)
             else:
                 residual = m[:, None] * (_softmax(out) - target)
-            grad = self._propagate(residual, graph, transpose=True)
+            grad = self._propagate_fast(residual, graph, transpose=True)
             if n_out > 1 and preds.ndim == 1:
                 return grad.reshape(-1, order="F"), curvature.reshape(-1, order="F")
             return grad, curvature
 
         def val_loss(preds, _data):
             F = preds.reshape(n, n_out, order="F") if n_out > 1 and preds.ndim == 1 else preds
-            out = self._propagate(F + self.base_, graph)
+            out = self._propagate_fast(F + self.base_, graph)
             if n_out == 1:
                 value = float(np.sqrt(np.mean((out[val] - target[val]) ** 2)))
                 return "val_rmse", value, False

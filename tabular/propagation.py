@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from graphsci import ops
+from graphsci import _native, ops
+from graphsci.ops import _raw
 from graphsci.graph import Graph
 
 
@@ -25,6 +26,20 @@ def _normalised(g: Graph):
     h = g.add_self_loops()
     inv_sqrt = h.in_degrees().to(torch.float64).pow(-0.5)
     return h, inv_sqrt[h.src] * inv_sqrt[h.dst]
+
+
+def _propagate_reference(g: Graph, y, x, a: float, b: float, steps: int, transpose: bool):
+    """The same recursion through the differentiable SpMM with stored edge weights: the
+    twin of the native kernel, and the path for tensors it does not cover."""
+    h, w = g.memo("propagation_norm", lambda: _normalised(g))
+    if transpose:
+        # A^T: the same weights on reversed edges (reverse() keeps the edge order).
+        h = h.memo("reversed", h.reverse)
+    w = w.to(y.dtype)
+    z = y
+    for _ in range(steps):
+        z = a * x + b * ops.spmm(h, z, w, op="u_mul_e", reduce="sum")
+    return z
 
 
 def propagate(g: Graph, Y, lam: float = 1.0, steps: int = 10, X=None, transpose: bool = False):
@@ -49,16 +64,25 @@ def propagate(g: Graph, Y, lam: float = 1.0, steps: int = 10, X=None, transpose:
         raise ValueError(f"X has shape {tuple(x.shape)} and Y {tuple(y.shape)}")
     if not (torch.isfinite(y).all() and torch.isfinite(x).all()):
         raise ValueError("Y and X must be finite (no NaN or inf)")
+    z = apply(g, y, x, lam, steps, transpose)
+    return z.numpy() if as_numpy else z
+
+
+def apply(g: Graph, y: torch.Tensor, x: torch.Tensor, lam: float, steps: int, transpose: bool = False):
+    """:func:`propagate` on tensors already checked (finite, shapes matching the graph): the
+    inner loop of boosting, which calls it twice per tree on values it computed itself."""
     vector = y.ndim == 1
     y, x = (y[:, None], x[:, None]) if vector else (y, x)
-    h, w = g.memo("propagation_norm", lambda: _normalised(g))
-    if transpose:
-        # A^T: the same weights on reversed edges (reverse() keeps the edge order).
-        h = h.memo("reversed", h.reverse)
-    w = w.to(y.dtype)
     a, b = 1.0 / (1.0 + lam), lam / (1.0 + lam)
-    z = y
-    for _ in range(steps):
-        z = a * x + b * ops.spmm(h, z, w, op="u_mul_e", reduce="sum")
-    z = z[:, 0] if vector else z
-    return z.numpy() if as_numpy else z
+    differentiable = torch.is_grad_enabled() and (y.requires_grad or x.requires_grad)
+    if (_native.enabled() and not differentiable and y.device.type == "cpu" and x.dtype == y.dtype
+            and y.dtype in _native.NATIVE_DTYPES):
+        # All steps in one native call, the normalisation applied per node rather than stored
+        # per edge. The transpose walks the same self-looped graph by source.
+        h = g.memo("self_loops", g.add_self_loops)
+        scale = g.memo("propagation_scale", lambda: h.in_degrees().to(torch.float64).pow(-0.5))
+        z = _raw.propagate(h.csc if transpose else h.csr, scale.to(y.dtype), x.contiguous(), y.contiguous(),
+                           steps, a, b)
+    else:
+        z = _propagate_reference(g, y, x, a, b, steps, transpose)
+    return z[:, 0] if vector else z

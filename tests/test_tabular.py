@@ -63,6 +63,39 @@ def test_gradient_through_propagation_matches_autograd():
     torch.testing.assert_close(ours, F.grad)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_native_propagation_matches_its_twin(seed):
+    from graphsci import _native
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    g = _random_graph(n, int(rng.integers(0, 4 * n)), seed) if n > 4 else Graph(torch.zeros(0, dtype=torch.long),
+                                                                              torch.zeros(0, dtype=torch.long), n)
+    for dtype, d in ((torch.float64, 1), (torch.float64, 5), (torch.float32, 3)):
+        Y = torch.randn(n, d, dtype=dtype) if d > 1 else torch.randn(n, dtype=dtype)
+        X = torch.randn_like(Y)
+        for transpose in (False, True):
+            ours = propagate(g, Y, 1.7, 6, X=X, transpose=transpose)
+            with _native.disabled():
+                twin = propagate(g, Y, 1.7, 6, X=X, transpose=transpose)
+            tol = 1e-12 if dtype == torch.float64 else 1e-5
+            torch.testing.assert_close(ours, twin, atol=tol, rtol=tol)
+    # a tensor that needs gradients goes through the differentiable twin
+    F = torch.randn(n, 2, dtype=torch.float64, requires_grad=True)
+    propagate(g, F, 1.0, 3).sum().backward()
+    assert F.grad is not None and torch.isfinite(F.grad).all()
+
+
+def test_native_propagation_is_bitwise_identical_for_any_thread_count(threads):
+    g = _random_graph(20_000, 150_000, seed=5)       # above the kernels' serial threshold
+    Y = torch.randn(g.num_nodes, 3, dtype=torch.float64)
+    runs = []
+    for n_threads in (1, 2):
+        torch.set_num_threads(n_threads)
+        runs.append([propagate(g, Y, 2.0, 5, transpose=t) for t in (False, True)])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
 def test_propagation_rejects_bad_input():
     g = _random_graph()
     with pytest.raises(ValueError, match="rows for a graph"):
@@ -194,3 +227,24 @@ def test_autogluon_smoothing_regression_and_classification(county, tmp_path):
     assert (clf.predict()[s["test"]] == labels[s["test"]]).mean() > 0.7
     with pytest.raises(ValueError, match="val_mask has 3 entries"):
         AutoGluonSmoothing(**fast).fit(county.X, county.y, county.graph, s["train"], np.ones(3, bool))
+
+
+def test_dblp_coauthor_graph_is_the_author_paper_author_metapath():
+    import scipy.sparse as sp
+
+    from graphsci.tabular import DBLP_AREAS, load_dblp
+
+    d = load_dblp(SHARED_DATA)
+    raw = f"{SHARED_DATA}/tabular_graphs/dblp_magnn/raw"
+    types = np.load(f"{raw}/node_types.npy")
+    adjacency = sp.load_npz(f"{raw}/adjM.npz").tocsr()
+    ap = adjacency[types == 0][:, types == 1]
+    apa = (ap @ ap.T).tolil()
+    apa.setdiag(0)
+    expect = sp.csr_matrix(apa)
+    expect.eliminate_zeros()
+    got = sp.csr_matrix((np.ones(d.graph.num_edges), (d.graph.src.numpy(), d.graph.dst.numpy())), shape=expect.shape)
+    assert (got != (expect > 0)).nnz == 0
+    assert d.X.shape == (4057, 451) and d.task == "classification"
+    assert sorted(set(d.y)) == sorted(DBLP_AREAS) and (d.y == "Database").sum() == 1197
+    assert [len(d.standard_split[k]) for k in ("train", "val", "test")] == [400, 400, 3257]

@@ -78,3 +78,12 @@ def degree(idx, num_nodes: int):
     out = torch.zeros(num_nodes, dtype=torch.int64)
     _native._C.degree(_dl(idx), _dl(out))
     return out
+
+
+def propagate(rows: CompressedRows, scale, x2, y2, steps: int, a: float, b: float):
+    """``steps`` of ``z <- a x + b S (A + I) S z`` from ``z = y`` over the self-looped graph's
+    compressed ``rows`` (``S`` = diag(``scale``)); ``x2``/``y2`` are (N, D)."""
+    out, work = torch.empty_like(y2), torch.empty_like(y2)
+    _native._C.propagate(_dl(rows.indptr), _dl(rows.indices), _dl(scale), _dl(x2), _dl(y2), _dl(out),
+                         _dl(work), steps, a, b, _native.num_threads())
+    return out
