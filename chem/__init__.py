@@ -4,7 +4,7 @@ Installed from the top-level ``chem/`` folder as ``graphsci.chem``; it builds on
 (:mod:`graphsci`) and on no other domain package. Names load on first use, so a featurisation
 worker process that needs only :mod:`graphsci.chem.encoding` never imports torch.
 """
-from importlib import import_module
+from graphsci._lazy import lazy_exports
 
 _WHERE = {
     "graphsci.chem.datasets": ["InvalidRow", "MoleculeDataset", "from_smiles", "load_csv"],
@@ -16,17 +16,4 @@ _WHERE = {
                                "mols_to_graphs", "parse_smiles", "read_sdf", "smiles_to_graph"],
     "graphsci.chem.splits": ["random_split", "scaffold", "scaffold_split", "split", "stratified_split"],
 }
-_LAZY = {name: module for module, names in _WHERE.items() for name in names}
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'graphsci.chem' has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)

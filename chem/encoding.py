@@ -18,11 +18,12 @@ from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
 
 
 def guess_smiles_column(df) -> str:
-    """The column of a table named like a SMILES column."""
-    for c in df.columns:
+    """The column of a table (or in a list of column names) named like a SMILES column."""
+    columns = getattr(df, "columns", df)
+    for c in columns:
         if str(c).strip().lower() in ("smiles", "smi", "canonical_smiles"):
             return c
-    raise ValueError(f"no SMILES column found; pass smiles_col= (columns: {', '.join(map(str, df.columns))})")
+    raise ValueError(f"no SMILES column found; pass smiles_col= (columns: {', '.join(map(str, columns))})")
 
 
 class InvalidMoleculeError(ValueError):

@@ -90,6 +90,20 @@ def test_predict_to_stdout_without_uncertainty():
     assert len(out) == len(pd.read_csv(ESOL)) and "log_solubility_std" not in out.columns
 
 
+def test_first_smiles_reads_what_the_chunked_reader_reads(tmp_path):
+    from graphsci.cli.molecules import chunks, first_smiles
+
+    df = pd.DataFrame({"id": ["a", "b", "c", "d"], "SMILES": ["CCO", '"C,C"', "", "c1ccccc1"]})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_csv(tmp_path / "t.tsv.gz", index=False, sep="\t")
+    (tmp_path / "t.smi").write_text("# comment\nCCO ethanol\n\nc1ccccc1 benzene\n")
+    for name, col in (("t.csv", None), ("t.tsv.gz", "SMILES"), ("t.smi", None)):
+        path = tmp_path / name
+        assert first_smiles(path, col, 3) == next(chunks(path, col, 3))[1]
+    assert first_smiles(tmp_path / "t.csv", "nope", 3) is None
+    assert first_smiles(tmp_path / "missing.csv", None, 3) is None
+
+
 def test_predict_large_input_starts_featurising_before_the_model_loads(tmp_path):
     # Over 64 kB: the first chunk is featurised in worker processes while torch loads; the
     # rows must come out exactly as without workers, --head included.

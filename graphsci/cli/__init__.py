@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import itertools
 import json
 import os
 import sys
@@ -217,27 +216,20 @@ def _limited(reader, head):
         yield frame, smiles, read_errors
 
 
-def _start_featurising(args, workers, size):
-    """Reads the first chunk and starts featurising it in worker processes, before torch is
-    imported to load the model (about a second and a half of start-up the workers put to
-    use). Returns the input's chunks, the first one included, or None when the model's card
-    does not name molecule features (a protein model, or one still to download)."""
+def _start_featurising(args, workers: int, size: int) -> None:
+    """Starts featurising the first rows in worker processes before pandas and torch are
+    imported to load the model (about two seconds of start-up the workers put to use). The
+    chunked reader later hands the same SMILES to the model, which picks the results up."""
     from graphsci.chem.encoding import prefetch, worker_pool
-    from graphsci.cli.molecules import chunks
+    from graphsci.cli.molecules import first_smiles
     from graphsci.zoo import local_card
 
     card = local_card(args.model) or {}
     featurizer = card.get("featurizer") if card.get("format") == "graphsci.molecule-predictor" else None
-    if not featurizer:
-        return None
-    worker_pool(workers, warm=True)
-    with _input_errors():
-        reader = _limited(chunks(args.input, args.smiles_col, size), args.head)
-        first = next(reader, None)
-    if first is None:
-        return iter(())
-    prefetch(first[1], featurizer["atom"]["names"], featurizer["bond"]["names"], workers)
-    return itertools.chain([first], reader)
+    smiles = first_smiles(args.input, args.smiles_col, size) if featurizer else None
+    if smiles:
+        worker_pool(workers, warm=True)
+        prefetch(smiles, featurizer["atom"]["names"], featurizer["bond"]["names"], workers)
 
 
 def _predict(args) -> int:
@@ -251,10 +243,9 @@ def _predict(args) -> int:
     # spin while waiting for work would take CPU from the workers.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     size = min(args.batch_size, args.head or args.batch_size)
-    first = None
     if workers > 1 and args.input.is_file() and args.input.stat().st_size > 64_000 and \
             args.input.name.lower().endswith(MOLECULE_SUFFIXES):
-        first = _start_featurising(args, workers, size)
+        _start_featurising(args, workers, size)
     model = _load_model(args.model)
     if not hasattr(model, "atom_features"):  # not a molecule model: the zoo's other kind
         return _predict_proteins(args, model)
@@ -265,7 +256,7 @@ def _predict(args) -> int:
     n_read = n_bad = 0
     t0 = time.perf_counter()
     with _output(args.output) as out, _input_errors():
-        for frame, smiles, read_errors in first or _limited(chunks(args.input, args.smiles_col, size), args.head):
+        for frame, smiles, read_errors in _limited(chunks(args.input, args.smiles_col, size), args.head):
             pred = model.predict_frame(smiles)
             errors = [r or p for r, p in zip(read_errors, pred["error"])]
             result = frame.reset_index(drop=True).copy()

@@ -1,14 +1,13 @@
 """Molecule inputs for the command line: chunked readers for .csv/.csv.gz/.tsv, .smi and .sdf
 files. Each chunk is a DataFrame of the input's own columns plus the SMILES to predict on, so
-memory stays flat however long the file is."""
+memory stays flat however long the file is. pandas is imported when a reader runs, not with this
+module: :func:`first_smiles` lets featurisation start before it loads."""
 from __future__ import annotations
 
 import gzip
 import io
 from pathlib import Path
 from typing import Iterator
-
-import pandas as pd
 
 MOLECULE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".smi", ".smi.gz", ".sdf", ".sdf.gz")
 
@@ -25,7 +24,7 @@ def kind(path: Path) -> str:
     raise InputError(f"{path}: unknown input type; expected one of {', '.join(MOLECULE_SUFFIXES)}")
 
 
-def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple[pd.DataFrame, list, list]]:
+def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple]:
     """``(columns, smiles, errors)`` per chunk of ``size`` rows: ``columns`` are written back
     unchanged; ``errors`` holds a message for a record that could not even be read (else None)."""
     if not path.is_file():
@@ -39,7 +38,34 @@ def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple[pd.D
         yield from _sdf_chunks(path, size)
 
 
+def first_smiles(path: Path, smiles_col: str | None, size: int) -> list | None:
+    """The SMILES of the first ``size`` rows of a table or SMILES file, read with the csv module
+    (so featurisation can start while pandas and torch load); None for SDF files and anything
+    not read cleanly here (the chunked readers then report it)."""
+    import csv
+
+    from graphsci.chem.encoding import guess_smiles_column
+
+    name = path.name.lower()
+    try:
+        with _open_text(path) as fh:
+            if name.endswith((".smi", ".smi.gz")):
+                rows = (line.split(None, 1)[0] for line in fh
+                        if line.strip() and not line.lstrip().startswith("#"))
+                return [smiles for smiles, _ in zip(rows, range(size))]
+            if not name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+                return None
+            reader = (row for row in csv.reader(fh, delimiter="\t" if ".tsv" in name else ",") if row)
+            header = next(reader)
+            j = header.index(smiles_col if smiles_col is not None else guess_smiles_column(header))
+            return [row[j] if j < len(row) else "" for row, _ in zip(reader, range(size))]
+    except (ValueError, StopIteration, UnicodeDecodeError, EOFError, OSError, csv.Error):
+        return None
+
+
 def _table_chunks(path, smiles_col, size, sep):
+    import pandas as pd
+
     from graphsci.chem.encoding import guess_smiles_column
 
     try:
@@ -67,11 +93,13 @@ def _table_chunks(path, smiles_col, size, sep):
 
 
 def _open_text(path: Path):
-    return gzip.open(path, "rt") if path.name.lower().endswith(".gz") else open(path)
+    return gzip.open(path, "rt", newline="") if path.name.lower().endswith(".gz") else open(path, newline="")
 
 
 def _smi_chunks(path, size):
     """SMILES files: one molecule per line, SMILES then an optional name; ``#`` comments."""
+    import pandas as pd
+
     try:
         with _open_text(path) as fh:
             rows = []
@@ -118,10 +146,12 @@ def _sdf_chunks(path, size):
 
 
 def _sdf_frame(rows, props):
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=["record", "name", *(props or [])]).fillna("")
 
 
-def write_chunk(frame: pd.DataFrame, out: io.TextIOBase, header: bool, fmt: str) -> None:
+def write_chunk(frame, out: io.TextIOBase, header: bool, fmt: str) -> None:
     if fmt == "table":
         out.write(frame.to_string(index=False, header=header, float_format=lambda v: f"{v:.3f}",
                                   na_rep="") + "\n")
