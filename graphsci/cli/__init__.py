@@ -224,12 +224,17 @@ def _start_featurising(args, workers: int, size: int) -> None:
     from graphsci.cli.molecules import first_smiles
     from graphsci.zoo import local_card
 
-    card = local_card(args.model) or {}
-    featurizer = card.get("featurizer") if card.get("format") == "graphsci.molecule-predictor" else None
-    smiles = first_smiles(args.input, args.smiles_col, size) if featurizer else None
+    card = local_card(args.model)
+    if not isinstance(card, dict) or card.get("format") != "graphsci.molecule-predictor":
+        return
+    try:
+        atom, bond = list(card["featurizer"]["atom"]["names"]), list(card["featurizer"]["bond"]["names"])
+    except (KeyError, TypeError):   # a damaged card: loading the model says what is wrong
+        return
+    smiles = first_smiles(args.input, args.smiles_col, size)
     if smiles:
         worker_pool(workers, warm=True)
-        prefetch(smiles, featurizer["atom"]["names"], featurizer["bond"]["names"], workers)
+        prefetch(smiles, atom, bond, workers)
 
 
 def _predict(args) -> int:
