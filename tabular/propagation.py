@@ -80,9 +80,8 @@ def apply(g: Graph, y: torch.Tensor, x: torch.Tensor, lam: float, steps: int, tr
         # All steps in one native call, the normalisation applied per node rather than stored
         # per edge. The transpose walks the same self-looped graph by source.
         h = g.memo("self_loops", g.add_self_loops)
-        scale = g.memo("propagation_scale", lambda: h.in_degrees().to(torch.float64).pow(-0.5))
-        z = _raw.propagate(h.csc if transpose else h.csr, scale.to(y.dtype), x.contiguous(), y.contiguous(),
-                           steps, a, b)
+        scale = g.memo(f"propagation_scale:{y.dtype}", lambda: h.in_degrees().to(torch.float64).pow(-0.5).to(y.dtype))
+        z = _raw.propagate(h.csc if transpose else h.csr, scale, x.contiguous(), y.contiguous(), steps, a, b)
     else:
         z = _propagate_reference(g, y, x, a, b, steps, transpose)
     return z[:, 0] if vector else z
