@@ -145,20 +145,20 @@ _POOLS: dict[int, ProcessPoolExecutor] = {}
 _PREFETCHED: dict[tuple, list[Future]] = {}
 
 
-def worker_pool(n_jobs: int, warm: bool = False) -> ProcessPoolExecutor:
-    """The featurisation pool of ``n_jobs`` workers (one per core for ``n_jobs <= 0``), kept
-    for the life of the process: workers import only numpy and RDKit, and a notebook or a
-    command line that featurises chunk after chunk starts them once. ``warm`` starts the
-    workers now (they start on the first task otherwise), so that they load RDKit while the
-    caller is still importing torch."""
-    n = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
+def pool_size(n_jobs: int) -> int:
+    """Worker processes for ``n_jobs`` (``<= 0``: one per core)."""
+    return n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
+
+
+def worker_pool(n_jobs: int) -> ProcessPoolExecutor:
+    """The featurisation pool of :func:`pool_size` workers, kept for the life of the process:
+    workers import only numpy and RDKit, and a notebook or a command line that featurises
+    chunk after chunk starts them once (each starts with the first task it is given)."""
+    n = pool_size(n_jobs)
     if n not in _POOLS:
         # "spawn", not fork: forking a process whose OpenMP/torch thread pools are running can
         # deadlock the child.
         _POOLS[n] = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
-        if warm:   # a worker is started per task submitted while none is idle
-            for _ in range(n):
-                _POOLS[n].submit(_encode_chunk, ([], ["element"], ["bond_type"], False))
     return _POOLS[n]
 
 
@@ -174,6 +174,8 @@ def submit_chunk(pool: ProcessPoolExecutor, chunk: list, atom_names, bond_names,
 
 def take_prefetched(chunk: list, atom_names, bond_names, explicit_h: bool) -> Future | None:
     """The prefetched encoding of ``chunk``, if one was started (it is handed out once)."""
+    if not _PREFETCHED:
+        return None
     key = _key(chunk, atom_names, bond_names, explicit_h)
     futures = _PREFETCHED.get(key)
     if not futures:

@@ -17,7 +17,7 @@ from rdkit import Chem, RDLogger, rdBase
 from tqdm.auto import tqdm
 
 from graphsci.chem.encoding import (_POOLS, InvalidMoleculeError, _as_featurizers, _encode, _encode_chunk,
-                                    parse_smiles, submit_chunk, take_prefetched, worker_pool)
+                                    parse_smiles, pool_size, submit_chunk, take_prefetched, worker_pool)
 from graphsci.graph import Graph
 
 __all__ = ["InvalidMoleculeError", "MolGraph", "MolBatch", "Featurized", "parse_smiles", "mols_to_graphs",
@@ -95,7 +95,7 @@ def _encoded_chunks(smiles: list, af, bf, explicit_h: bool, n_jobs: int, chunk_s
             yield (chunk, *(started.result() if started else _encode_chunk((chunk, af.names, bf.names, explicit_h))))
         return
     pool = worker_pool(n_jobs)
-    ahead = 2 * pool._max_workers
+    ahead = 2 * pool_size(n_jobs)
     pending = deque()
     try:
         for i, chunk in enumerate(chunks):
@@ -107,7 +107,7 @@ def _encoded_chunks(smiles: list, af, bf, explicit_h: bool, n_jobs: int, chunk_s
             done, future = pending.popleft()
             yield (done, *future.result())
     except BrokenProcessPool:
-        _POOLS.pop(pool._max_workers, None)   # a dead worker: the next call starts a new pool
+        _POOLS.pop(pool_size(n_jobs), None)   # a dead worker: the next call starts a new pool
         raise
     finally:
         for _, future in pending:

@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from graphsci.estimator import Estimator
 from tqdm.auto import tqdm
 
 from graphsci.chem.datasets import from_smiles
 from graphsci.chem.descriptors import DescriptorScaler, descriptor_names, mol_descriptors
+from graphsci.chem.encoding import PREDICT_CHUNK, guess_smiles_column
 from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
 from graphsci.chem.models import MoleculeGNN
-from graphsci.chem.encoding import PREDICT_CHUNK, guess_smiles_column
 from graphsci.chem.molgraph import featurize_batches
 from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
+from graphsci.estimator import Estimator
 from graphsci.train import Trainer, roc_auc
 from graphsci.train.trainer import seed_everything
 from graphsci.train.saved import common_card, estimator_from_card, read_card, read_members, write_model_dir

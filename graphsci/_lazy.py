@@ -8,13 +8,15 @@ from importlib import import_module
 
 
 def lazy_exports(package: str, where: dict[str, list[str]]):
-    """``(__getattr__, __dir__, __all__)`` for ``package`` from ``{submodule: [names]}``."""
+    """``(__getattr__, __dir__, __all__)`` for ``package`` from ``{submodule: [names]}``; a
+    name equal to the submodule's own last component exports the submodule itself."""
     lazy = {name: module for module, names in where.items() for name in names}
 
     def __getattr__(name):
         if name not in lazy:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(import_module(lazy[name]), name)
+        module = import_module(lazy[name])
+        value = module if lazy[name].rsplit(".", 1)[-1] == name else getattr(module, name)
         setattr(sys.modules[package], name, value)
         return value
 

@@ -20,22 +20,22 @@ def _check(g: Graph, values, name):
         raise ValueError(f"{name} must be (nodes,) or (nodes, features), got shape {tuple(values.shape)}")
 
 
-def _normalised(g: Graph):
-    """The self-looped graph and its symmetric-normalised edge weights, in float64 (the
-    boosting objective differentiates through them, so they must be exact)."""
-    h = g.add_self_loops()
-    inv_sqrt = h.in_degrees().to(torch.float64).pow(-0.5)
-    return h, inv_sqrt[h.src] * inv_sqrt[h.dst]
+def _normalisation(g: Graph, dtype=torch.float64):
+    """The self-looped graph and ``D^-1/2`` of its in-degrees (memoised per graph and dtype)."""
+    h = g.memo("self_loops", g.add_self_loops)
+    scale = g.memo(f"propagation_scale:{dtype}", lambda: h.in_degrees().to(torch.float64).pow(-0.5).to(dtype))
+    return h, scale
 
 
 def _propagate_reference(g: Graph, y, x, a: float, b: float, steps: int, transpose: bool):
     """The same recursion through the differentiable SpMM with stored edge weights: the
     twin of the native kernel, and the path for tensors it does not cover."""
-    h, w = g.memo("propagation_norm", lambda: _normalised(g))
+    h, scale = _normalisation(g)
+    # symmetric-normalised edge weights, in float64 (gradients flow through them)
+    w = g.memo("propagation_weights", lambda: scale[h.src] * scale[h.dst]).to(y.dtype)
     if transpose:
         # A^T: the same weights on reversed edges (reverse() keeps the edge order).
         h = h.memo("reversed", h.reverse)
-    w = w.to(y.dtype)
     z = y
     for _ in range(steps):
         z = a * x + b * ops.spmm(h, z, w, op="u_mul_e", reduce="sum")
@@ -79,8 +79,7 @@ def apply(g: Graph, y: torch.Tensor, x: torch.Tensor, lam: float, steps: int, tr
             and y.dtype in _native.NATIVE_DTYPES):
         # All steps in one native call, the normalisation applied per node rather than stored
         # per edge. The transpose walks the same self-looped graph by source.
-        h = g.memo("self_loops", g.add_self_loops)
-        scale = g.memo(f"propagation_scale:{y.dtype}", lambda: h.in_degrees().to(torch.float64).pow(-0.5).to(y.dtype))
+        h, scale = _normalisation(g, y.dtype)
         z = _raw.propagate(h.csc if transpose else h.csr, scale, x.contiguous(), y.contiguous(), steps, a, b)
     else:
         z = _propagate_reference(g, y, x, a, b, steps, transpose)

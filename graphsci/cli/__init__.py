@@ -220,7 +220,7 @@ def _start_featurising(args, workers: int, size: int) -> None:
     """Starts featurising the first rows in worker processes before pandas and torch are
     imported to load the model (about two seconds of start-up the workers put to use). The
     chunked reader later hands the same SMILES to the model, which picks the results up."""
-    from graphsci.chem.encoding import prefetch, worker_pool
+    from graphsci.chem.encoding import prefetch
     from graphsci.cli.molecules import first_smiles
     from graphsci.zoo import local_card
 
@@ -233,7 +233,6 @@ def _start_featurising(args, workers: int, size: int) -> None:
         return
     smiles = first_smiles(args.input, args.smiles_col, size)
     if smiles:
-        worker_pool(workers, warm=True)
         prefetch(smiles, atom, bond, workers)
 
 
