@@ -97,26 +97,45 @@ def classification_metrics(y, p, threshold):
             "balanced_accuracy": balanced_accuracy(y, (p >= threshold).astype(int))}
 
 
-def run_task(name, items, y, baseline_features, seeds, epochs, gnn_kwargs, rows, save):
+def held_out_scores(fit_predict, y, tr, va, te, folds, seed):
+    """``(y_held, p_held, p_test)``: scores on held-out data, which picks the threshold, and on
+    the test part. ``folds=None``: one model, validated on ``va``. ``folds=k``: a cross-fitted
+    ensemble over train + validation (stratified k folds; each member stops early on its own
+    fold); the threshold then rests on out-of-fold scores for every non-test protein rather than
+    on the handful of positives one validation part holds, and the test score is the members'
+    mean."""
+    if folds is None:
+        p_va, p_te = fit_predict(tr, va, te, seed)
+        return y[va], p_va, p_te
+    from sklearn.model_selection import StratifiedKFold
+    pool = np.concatenate([tr, va])
+    oof, p_te = np.zeros(len(pool)), np.zeros(len(te))
+    for k, (a, b) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(pool, y[pool])):
+        oof[b], p = fit_predict(pool[a], pool[b], te, seed * 10 + k)
+        p_te += p / folds
+    return y[pool], oof, p_te
+
+
+def run_task(name, items, y, baseline_features, seeds, epochs, gnn_kwargs, rows, save, folds=None):
     """Appends a row per (model, seed) not in ``rows`` yet, saving after each (resumable)."""
     done = {(r["model"], r["seed"]) for r in rows}
+    pick = lambda idx: [items[i] for i in idx]  # noqa: E731
+
+    def gnn(geometry):
+        return lambda a, b, t, s: gnn_scores(pick(a), y[a], pick(b), y[b], pick(t), s, geometry, epochs, **gnn_kwargs)
+
+    def lgbm(a, b, t, s):
+        return lgbm_scores(baseline_features[a], y[a], baseline_features[b], y[b], baseline_features[t], s)
+
+    runs = {"geometric GNN (ours)": gnn(True), "geometry-free GNN": gnn(False), "sequence-only LightGBM": lgbm}
     for seed in range(seeds):
         tr, va, te = stratified_split(y, (0.7, 0.15, 0.15), seed)
-        pick = lambda idx: [items[i] for i in idx]  # noqa: E731
-        runs = {
-            "geometric GNN (ours)": lambda: gnn_scores(pick(tr), y[tr], pick(va), y[va], pick(te), seed,
-                                                       True, epochs, **gnn_kwargs),
-            "geometry-free GNN": lambda: gnn_scores(pick(tr), y[tr], pick(va), y[va], pick(te), seed,
-                                                    False, epochs, **gnn_kwargs),
-            "sequence-only LightGBM": lambda: lgbm_scores(baseline_features[tr], y[tr], baseline_features[va],
-                                                          y[va], baseline_features[te], seed),
-        }
-        for model_name, run in runs.items():
+        for model_name, fit_predict in runs.items():
             if (model_name, seed) in done:
                 continue
             t0 = time.perf_counter()
-            p_val, p_test = run()
-            metrics = classification_metrics(y[te], p_test, best_threshold(y[va], p_val))
+            y_held, p_held, p_test = held_out_scores(fit_predict, y, tr, va, te, folds, seed)
+            metrics = classification_metrics(y[te], p_test, best_threshold(y_held, p_held))
             rows.append({"task": name, "model": model_name, "seed": seed, "seconds": time.perf_counter() - t0,
                          **metrics})
             print(json.dumps(rows[-1]), flush=True)
@@ -140,13 +159,20 @@ def bench_klifs(root, seeds, epochs, rows, save, limit=None):
                     {"hidden": 32, "depth": 3, "batch_size": 32}, rows, save), len(data.ids), int(data.y.sum())
 
 
+PROTEASE_FOLDS = 3
+
+
 def bench_protease(root, seeds, epochs, rows, save):
     df = load_protease(root)
     structures = [load_structure(p) for p in df["path"]]
     y = df["flap_open"].to_numpy()
     comp = np.stack([composition(s.sequence()) for s in structures])
+    # The flap state is decided by a few residues (the flap tips), which a mean over ~200 residues
+    # dilutes: max pooling. A validation part holds 3 open structures, too few to place a
+    # threshold: every model is a cross-fitted ensemble of 3 (see held_out_scores).
     return run_task("HIV-1 protease flap open", structures, y, comp, seeds, epochs,
-                    {"hidden": 32, "depth": 3, "batch_size": 8}, rows, save), len(df), int(y.sum())
+                    {"hidden": 32, "depth": 3, "batch_size": 8, "readout": "max", "lr": 3e-3},
+                    rows, save, folds=PROTEASE_FOLDS), len(df), int(y.sum())
 
 
 class GIN(torch.nn.Module):
@@ -261,7 +287,7 @@ def report(results):
         lines += [f"## {title}", "",
                   f"{r['n']} structures ({r['positives']} positive). Stratified 70/15/15 splits, seeds "
                   f"0-{max(x['seed'] for x in r['rows'])}; early stopping and the balanced-accuracy "
-                  f"threshold chosen on the validation part; test figures below (mean ± std). "
+                  f"threshold chosen on held-out data (the validation part unless stated below); test figures below (mean ± std). "
                   f"Command: `{r['command']}`.", "",
                   "| model | " + " | ".join(metrics) + " | seconds / run |", "|---|" + "---|" * (len(metrics) + 1)]
         sums = {m: summarise(r["rows"], m) for m in metrics + ("seconds",)}
@@ -269,6 +295,15 @@ def report(results):
             cells = [f"{sums[m][model][0]:.3f} ± {sums[m][model][1]:.3f}" for m in metrics]
             lines.append(f"| {model} | " + " | ".join(cells) + f" | {sums['seconds'][model][0]:.0f} |")
         lines.append("")
+    if "protease" in results:
+        lines += [f"Protease: every model (GNNs and LightGBM) is a cross-fitted ensemble of {PROTEASE_FOLDS} over "
+                  "the training + validation parts (stratified folds; each member stops early on its own fold), "
+                  "and the balanced-accuracy threshold is chosen on the out-of-fold scores of all 168 non-test "
+                  "structures instead of the 3 open ones a validation part holds; the test part is untouched. "
+                  "GNNs: max readout (the flap tips decide the label), learning rate 3e-3. The \"mean readout, "
+                  "1 model\" rows are the earlier protocol (one model, mean readout, threshold on the validation "
+                  "part) on the same splits, kept for comparison. Each test part holds 3 open structures: one "
+                  "open flap scored under the threshold costs 0.17 of balanced accuracy.", ""]
     if "klifs" in results:
         lines += ["The KLIFS table holds no residue identities, so its sequence-only baseline sees the "
                   "one sequence-level fact there is: which of the 85 pocket positions were resolved.", ""]

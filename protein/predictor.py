@@ -42,6 +42,9 @@ class ProteinPropertyPredictor(Estimator):
         baseline (contact topology and residue types only).
     node, cutoff, k, sequence_edges, min_seq_sep, ca_only : how structures become graphs
         (:func:`graphsci.protein.residue_graph`); ignored for inputs that are already graphs.
+    readout : ``mean``, ``sum``, ``max`` or ``attention`` (gated attention pooling): how residue
+        states become one protein vector (graph level); ``max``/``attention`` for labels that a
+        few residues decide.
     n_models : ensemble size (mean prediction, spread as uncertainty).
     class_weight : ``None`` or ``"balanced"`` (classification): positives weighted by
         negatives / positives per task in the loss, as scikit-learn's ``class_weight``, so that

@@ -301,3 +301,19 @@ def test_balanced_class_weight():
     assert ProteinPropertyPredictor._positive_weights(samples).tolist() == [3.0]
     with pytest.raises(ValueError, match="class_weight"):
         ProteinPropertyPredictor(class_weight="auto").fit([load_structure(STRUCTURES[0])], [1.0])
+
+
+@pytest.mark.parametrize("readout", ["mean", "sum", "max", "attention"])
+def test_readouts_pool_each_protein_of_a_batch_separately(readout):
+    import graphsci
+    from graphsci.protein.models import ProteinGNN
+    graphs = [residue_graph(load_structure(PROTEINS / "structures" / n)) for n in ("1BPI.pdb", "6MRR.pdb")]
+    torch.manual_seed(0)
+    net = ProteinGNN(graphs[0].node_feats.shape[1], graphs[0].edge_feats.shape[1], 1, hidden=16, depth=2,
+                     readout=readout).eval()
+    one = [net(p.graph, p.node_feats, p.edge_feats) for p in graphs]
+    both = net(graphsci.batch([p.graph for p in graphs]), torch.cat([p.node_feats for p in graphs]),
+               torch.cat([p.edge_feats for p in graphs]))
+    torch.testing.assert_close(both, torch.cat(one), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="readout"):
+        ProteinGNN(4, 4, 1, readout="median")

@@ -54,7 +54,7 @@ PROTEIN_SPECS = {
     "klifs_dfg": ("kinase pocket conformation: probability DFG-out (vs DFG-in) from the 85 KLIFS pocket "
                   "Calpha coordinates", {"hidden": 32, "depth": 3, "batch_size": 32, "epochs": 30}),
     "protease_flap": ("HIV-1 protease flap state: probability open (vs closed) from a PDB/mmCIF structure",
-                      {"hidden": 32, "depth": 3, "batch_size": 8, "epochs": 30}),
+                      {"hidden": 32, "depth": 3, "batch_size": 8, "epochs": 30, "readout": "max", "lr": 3e-3}),
 }
 
 
