@@ -144,9 +144,10 @@ def test_prefetched_chunks_are_picked_up_and_workers_stay_torch_free():
     for a, b in zip(fetched, serial):
         assert torch.equal(a.node_feats, b.node_feats) and torch.equal(a.graph.src, b.graph.src)
         assert a.errors == b.errors
-    probe = subprocess.run([sys.executable, "-c", "import sys, graphsci.chem.encoding; print('torch' in sys.modules)"],
-                           capture_output=True, text=True)
-    assert probe.stdout.strip() == "False", probe.stderr
+    # workers never import torch; the caller starts them before it has imported RDKit itself
+    probe = subprocess.run([sys.executable, "-c", "import sys, graphsci.chem.encoding; "
+                            "print('torch' in sys.modules, 'rdkit' in sys.modules)"], capture_output=True, text=True)
+    assert probe.stdout.strip() == "False False", probe.stderr
 
 
 def test_read_sdf_plain_and_gzipped(tmp_path):
