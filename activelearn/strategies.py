@@ -272,7 +272,10 @@ class ScatterSample(Strategy):
 
     1. take the ``candidates`` most uncertain unlabelled items (M; default 10 x the batch:
        large enough to hold several distinct regions of the graph, small enough to stay among
-       the items the model is unsure of);
+       the items the model is unsure of). Uncertainty is the ``margin`` between the two most
+       likely classes by default: entropy also rewards probability spread over classes that are
+       not in contention, and margin chose better batches on Cora and CiteSeer (10 seeds,
+       benchmarks/ACTIVE_LEARNING.md); for two classes the two rank items alike;
     2. represent them by their input features propagated ``steps`` times over the graph
        (K = 2, as SGC: neighbourhoods of two hops describe a node's region); without a graph
        (molecule pools) the model embeddings are used instead;
@@ -283,7 +286,7 @@ class ScatterSample(Strategy):
     name = "scattersample"
 
     def __init__(self, candidates: int | None = None, candidate_factor: int = 10, steps: int = 2,
-                 measure: str = "entropy"):
+                 measure: str = "margin"):
         uncertainty_scores(np.full((1, 2), 0.5), measure)
         self.candidates, self.candidate_factor, self.steps, self.measure = candidates, candidate_factor, steps, measure
 
