@@ -298,8 +298,8 @@ def report(results):
     if "protease" in results:
         lines += [f"Protease: every model (GNNs and LightGBM) is a cross-fitted ensemble of {PROTEASE_FOLDS} over "
                   "the training + validation parts (stratified folds; each member stops early on its own fold), "
-                  "and the balanced-accuracy threshold is chosen on the out-of-fold scores of all 168 non-test "
-                  "structures instead of the 3 open ones a validation part holds; the test part is untouched. "
+                  "and the balanced-accuracy threshold is chosen on the out-of-fold scores of every non-test "
+                  "structure instead of on the 3 open ones a validation part holds; the test part is untouched. "
                   "GNNs: max readout (the flap tips decide the label), learning rate 3e-3. The \"mean readout, "
                   "1 model\" rows are the earlier protocol (one model, mean readout, threshold on the validation "
                   "part) on the same splits, kept for comparison. Each test part holds 3 open structures: one "

@@ -9,10 +9,9 @@ from graphsci.graph import Graph
 from graphsci.nn import AttentionReadout, EdgeMessageConv, MaxReadout, MeanReadout, SumReadout
 
 
-def _readout(kind: str, hidden: int) -> nn.Module:
-    if kind == "attention":
-        return AttentionReadout(nn.Linear(hidden, 1))
-    return {"mean": MeanReadout, "sum": SumReadout, "max": MaxReadout}[kind]()
+# readout name -> module for a given hidden size
+READOUTS = {"mean": lambda hidden: MeanReadout(), "sum": lambda hidden: SumReadout(),
+            "max": lambda hidden: MaxReadout(), "attention": lambda hidden: AttentionReadout(nn.Linear(hidden, 1))}
 
 
 class ProteinGNN(nn.Module):
@@ -23,8 +22,8 @@ class ProteinGNN(nn.Module):
         super().__init__()
         if level not in ("graph", "residue"):
             raise ValueError(f"level must be 'graph' or 'residue', got {level!r}")
-        if readout not in ("mean", "sum", "max", "attention"):
-            raise ValueError(f"readout must be 'mean', 'sum', 'max' or 'attention', got {readout!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
         self.level, self.edge_dim = level, edge_dim
         self.embed = nn.Sequential(nn.Linear(node_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.edge_embed = nn.Linear(edge_dim, hidden) if edge_dim else None
@@ -32,7 +31,7 @@ class ProteinGNN(nn.Module):
                                      for _ in range(depth)])
         # max and attention pooling suit labels decided by a few residues (a pocket, a flap tip)
         # that a mean over the whole chain would dilute.
-        self.readout = _readout(readout, hidden) if level == "graph" else None
+        self.readout = READOUTS[readout](hidden) if level == "graph" else None
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
                                   nn.Linear(hidden, n_out))
 
