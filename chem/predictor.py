@@ -103,10 +103,12 @@ class MoleculePropertyPredictor(Estimator):
             self.mean_ = np.nanmean(yt, 0)
             self.scale_ = np.nan_to_num(np.nanstd(yt, 0), nan=1.0)
             self.scale_[self.scale_ == 0] = 1.0
-        self.descriptor_scaler_ = None
+        self.descriptor_scaler_ = descriptors = None
         if self.mol_features is not None:
-            self.descriptor_scaler_ = DescriptorScaler().fit(self._descriptors(data))
-        samples = self._scaled(data)
+            # computed once: they cost more than featurising the graphs
+            descriptors = self._descriptors(data)
+            self.descriptor_scaler_ = DescriptorScaler().fit(descriptors)
+        samples = self._scaled(data, descriptors)
         held_out = None
         if eval_set is not None:
             X_val, y_val = eval_set
@@ -169,20 +171,22 @@ class MoleculePropertyPredictor(Estimator):
     def _descriptors(self, data):
         return mol_descriptors(data.smiles, self.mol_features, n_jobs=self.n_jobs)
 
-    def _with_mol_feats(self, data):
+    def _with_mol_feats(self, data, descriptors=None):
         """The samples, carrying their standardised descriptors when the model reads them."""
         if self.mol_features is None:
             return list(data.samples)
-        feats = torch.from_numpy(self.descriptor_scaler_.transform(self._descriptors(data)))
+        if descriptors is None:
+            descriptors = self._descriptors(data)
+        feats = torch.from_numpy(self.descriptor_scaler_.transform(descriptors))
         return [s._replace(graph_feats=feats[i]) for i, s in enumerate(data.samples)]
 
-    def _scaled(self, data):
+    def _scaled(self, data, descriptors=None):
         """Samples with targets standardised by the training mean and scale (regression)."""
         yt = data.y.numpy().astype(np.float64)
         if self.task == "regression":
             yt = (yt - self.mean_) / self.scale_
         return [s._replace(y=torch.tensor(yt[i], dtype=torch.float32))
-                for i, s in enumerate(self._with_mol_feats(data))]
+                for i, s in enumerate(self._with_mol_feats(data, descriptors))]
 
     def _new_model(self) -> MoleculeGNN:
         return MoleculeGNN(self.arch, self.atom_dim_, self.bond_dim_, len(self.target_names_),
