@@ -11,6 +11,8 @@ from graphsci import ops
 from graphsci.graph import Graph
 
 ARCHITECTURES = ("gcn", "gat", "gin", "attentivefp", "dmpnn")
+# Molecule readouts by name; "norm" (sum / 100) is chemprop's default.
+READOUTS = {"norm": gnn.NormReadout, "sum": gnn.SumReadout, "mean": gnn.MeanReadout, "max": gnn.MaxReadout}
 
 
 class DMPNNEncoder(nn.Module):
@@ -138,7 +140,7 @@ class MoleculeGNN(nn.Module):
     ``mol_dim`` > 0 the head also reads ``mol_feats`` (molecule descriptors) beside them."""
 
     def __init__(self, arch: str, atom_dim: int, bond_dim: int, n_tasks: int, hidden: int = 300,
-                 depth: int = 3, dropout: float = 0.0, readout: str = "mean", ffn_hidden: int = 300,
+                 depth: int = 3, dropout: float = 0.0, readout: str = "norm", ffn_hidden: int = 300,
                  ffn_layers: int = 2, mol_dim: int = 0):
         super().__init__()
         if arch not in ARCHITECTURES:
@@ -153,10 +155,10 @@ class MoleculeGNN(nn.Module):
             self.encoder = _Stack(arch, atom_dim, bond_dim, hidden, depth, dropout)
         if arch == "attentivefp":
             self.readout = AttentiveReadout(hidden, dropout=dropout)
-        elif readout in ("sum", "mean", "max"):
-            self.readout = {"sum": gnn.SumReadout, "mean": gnn.MeanReadout, "max": gnn.MaxReadout}[readout]()
+        elif readout in READOUTS:
+            self.readout = READOUTS[readout]()
         else:
-            raise ValueError(f"unknown readout {readout!r}; expected sum, mean or max")
+            raise ValueError(f"unknown readout {readout!r}; expected one of {', '.join(READOUTS)}")
         layers, d = [], hidden + mol_dim
         self.mol_dim = mol_dim
         for _ in range(ffn_layers - 1):

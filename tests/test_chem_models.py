@@ -69,7 +69,7 @@ def test_dmpnn_matches_per_edge_loop(depth):
 def test_model_argument_errors():
     with pytest.raises(ValueError, match="unknown architecture"):
         MoleculeGNN("transformer", 5, 5, 1)
-    with pytest.raises(ValueError, match="readout"):
+    with pytest.raises(ValueError, match="readout 'median'; expected one of norm, sum, mean, max"):
         MoleculeGNN("gcn", 5, 5, 1, readout="median")
     mg = smiles_to_graph("CC", self_loops=True)
     model = MoleculeGNN("dmpnn", mg.node_feats.shape[1], mg.edge_feats.shape[1], 1, hidden=8)

@@ -11,7 +11,9 @@ from graphsci.chem import MoleculePropertyPredictor
 from conftest import SHARED_DATA
 
 ESOL = pd.read_csv(f"{SHARED_DATA}/molecules/esol_delaney.csv")
-SMALL = dict(hidden=32, depth=2, ffn_hidden=32, epochs=15, batch_size=32, lr=3e-3, progress=False)
+# Sum readout: at this width and number of epochs the default "norm" (sum / 100) is still far
+# from converged (test RMSE 1.84 against 1.25 with the sum).
+SMALL = dict(hidden=32, depth=2, ffn_hidden=32, epochs=15, batch_size=32, lr=3e-3, readout="sum", progress=False)
 
 
 @pytest.fixture(scope="module")

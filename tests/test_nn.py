@@ -125,11 +125,19 @@ def test_readouts_match_per_graph(b):
         return torch.stack([fn(m) if m.shape[0] else torch.zeros(4) for m in members])
 
     torch.testing.assert_close(gnn.SumReadout()(b, x), per_graph(lambda m: m.sum(0)))
+    torch.testing.assert_close(gnn.NormReadout()(b, x), per_graph(lambda m: m.sum(0) / 100))
+    torch.testing.assert_close(gnn.NormReadout(7.0)(b, x), per_graph(lambda m: m.sum(0) / 7))
     torch.testing.assert_close(gnn.MeanReadout()(b, x), per_graph(lambda m: m.mean(0)))
     torch.testing.assert_close(gnn.MaxReadout()(b, x), per_graph(lambda m: m.max(0).values))
     gate = nn.Linear(4, 1)
     att = gnn.AttentionReadout(gate)
     torch.testing.assert_close(att(b, x), per_graph(lambda m: (torch.softmax(gate(m), 0) * m).sum(0)))
+
+
+def test_norm_readout_needs_a_positive_norm():
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="norm"):
+            gnn.NormReadout(bad)
 
 
 def test_set2set_matches_per_graph_loop():

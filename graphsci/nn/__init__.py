@@ -6,9 +6,9 @@ from graphsci.nn.gat import GATConv
 from graphsci.nn.gcn import GCNConv
 from graphsci.nn.gin import GINConv
 from graphsci.nn.nnconv import NNConv
-from graphsci.nn.readout import (AttentionReadout, MaxReadout, MeanReadout, Set2Set, SumReadout,
+from graphsci.nn.readout import (AttentionReadout, MaxReadout, MeanReadout, NormReadout, Set2Set, SumReadout,
                                  segment_softmax)
 from graphsci.nn.sage import SAGEConv
 
-__all__ = ["GCNConv", "SAGEConv", "GATConv", "GINConv", "NNConv", "EdgeMessageConv", "SumReadout", "MeanReadout",
+__all__ = ["GCNConv", "SAGEConv", "GATConv", "GINConv", "NNConv", "EdgeMessageConv", "SumReadout", "NormReadout", "MeanReadout",
            "MaxReadout", "AttentionReadout", "Set2Set", "segment_softmax", "functional"]

@@ -28,6 +28,22 @@ class SumReadout(_Pool):
     reduce = "sum"
 
 
+class NormReadout(_Pool):
+    """Sum of node features per graph divided by a constant ``norm`` (chemprop's default
+    aggregation, norm 100). Unlike the mean it keeps the size of the molecule, which properties
+    such as solubility depend on; unlike the plain sum it keeps the head's inputs near unit
+    scale at initialisation, which the optimisation needs."""
+
+    def __init__(self, norm: float = 100.0):
+        super().__init__()
+        if not norm > 0:
+            raise ValueError(f"norm must be positive, got {norm}")
+        self.norm = float(norm)
+
+    def forward(self, g: Graph, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(g, x) / self.norm
+
+
 class MeanReadout(_Pool):
     """Mean of node features per graph (an empty graph gives zeros)."""
     reduce = "mean"
