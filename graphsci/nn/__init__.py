@@ -10,5 +10,5 @@ from graphsci.nn.readout import (AttentionReadout, MaxReadout, MeanReadout, Norm
                                  segment_softmax)
 from graphsci.nn.sage import SAGEConv
 
-__all__ = ["GCNConv", "SAGEConv", "GATConv", "GINConv", "NNConv", "EdgeMessageConv", "SumReadout", "NormReadout", "MeanReadout",
-           "MaxReadout", "AttentionReadout", "Set2Set", "segment_softmax", "functional"]
+__all__ = ["GCNConv", "SAGEConv", "GATConv", "GINConv", "NNConv", "EdgeMessageConv", "SumReadout", "NormReadout",
+           "MeanReadout", "MaxReadout", "AttentionReadout", "Set2Set", "segment_softmax", "functional"]
