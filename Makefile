@@ -57,10 +57,12 @@ sanitize: $(VENV)/.graphsci
 	cmake --build build/asan -j2
 	rm -rf build/asan/pkg && mkdir -p build/asan/pkg && cp -r graphsci build/asan/pkg/ && cp build/asan/_C*.so build/asan/pkg/graphsci/
 	cp -r protein build/asan/pkg/graphsci/protein && cp -r tabular build/asan/pkg/graphsci/tabular
+	cp -r chem build/asan/pkg/graphsci/chem
 	cd build/asan/pkg && PYTHONSAFEPATH= LD_PRELOAD="$(ASAN_LIB)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \
 	  $(abspath $(BIN)/python) -m pytest -q -p no:cacheprovider $(abspath tests)/test_ops.py \
 	  $(abspath tests)/test_ops_errors.py $(abspath tests)/test_native_kernels.py $(abspath tests)/test_graph.py \
+	  $(abspath tests)/test_mol_columns.py \
 	  $(abspath tests)/test_protein.py -k "not predictor and not command_line and not residue_level and not geometry_free and not balanced"
 	cd build/asan/pkg && PYTHONSAFEPATH= LD_PRELOAD="$(ASAN_LIB)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \

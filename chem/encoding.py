@@ -99,28 +99,13 @@ class _Encoded(NamedTuple):
 
 
 def _encode(mols, af: AtomFeaturizer, bf: BondFeaturizer) -> _Encoded:
-    from rdkit import Chem
-    # Read values molecule by molecule: RDKit's atom/bond wrappers are costly objects, and a
-    # chunk's worth of them alive at once makes the garbage collector rescan them repeatedly.
-    atom_cols = [[] for _ in af.getters]
-    bond_cols = [[] for _ in bf.getters]
-    begin, end, n_atoms, n_bonds = [], [], [], []
-    for m in mols:
-        atoms = list(map(m.GetAtomWithIdx, range(m.GetNumAtoms())))
-        for col, get in zip(atom_cols, af.getters):
-            col.extend(map(get, atoms))  # the loop runs in C
-        bonds = list(map(m.GetBondWithIdx, range(m.GetNumBonds())))
-        for col, get in zip(bond_cols, bf.getters):
-            col.extend(map(get, bonds))
-        begin.extend(map(Chem.Bond.GetBeginAtomIdx, bonds))
-        end.extend(map(Chem.Bond.GetEndAtomIdx, bonds))
-        n_atoms.append(len(atoms))
-        n_bonds.append(len(bonds))
-    ends = np.stack([np.asarray(begin, dtype=np.int64), np.asarray(end, dtype=np.int64)], 1)
+    from graphsci.chem.columns import mol_columns
+    cols = mol_columns(mols)
+    ends = np.stack([cols.bond("begin"), cols.bond("end")], 1).astype(np.int64)
     # bond b -> edges 2b (begin -> end) and 2b + 1 (end -> begin), for every molecule at once
-    return _Encoded(af.encode(atom_cols), np.repeat(bf.encode(bond_cols), 2, axis=0),
-                    ends.reshape(-1).copy(), ends[:, ::-1].reshape(-1).copy(),
-                    np.asarray(n_atoms, dtype=np.int64), np.asarray(n_bonds, dtype=np.int64))
+    edge_x = np.repeat(bf.encode(cols.bond, len(cols.bonds)), 2, axis=0)
+    return _Encoded(af.encode(cols.atom, len(cols.atoms)), edge_x, ends.reshape(-1),
+                    ends[:, ::-1].reshape(-1).copy(), cols.n_atoms, cols.n_bonds)
 
 
 def _parse_chunk(smiles):

@@ -1,10 +1,9 @@
 """Atom and bond features, by name, and featurizers built from lists of names.
 
-Every feature is an integer or boolean read off an RDKit atom/bond. A feature with a vocabulary
+Every feature reads one column of :mod:`graphsci.chem.columns` (an integer or boolean RDKit
+gives per atom or bond, read for whole chunks of molecules at once). A feature with a vocabulary
 is one-hot encoded (values outside the vocabulary go to a final "other" slot when the feature
-has one); a feature without a vocabulary is a single scaled number. Featurizers encode whole
-chunks of molecules at once with numpy, so the per-atom Python work is one RDKit call per
-feature."""
+has one); a feature without a vocabulary is a single scaled number."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,10 +20,10 @@ BS = Chem.rdchem.BondStereo
 
 @dataclass(frozen=True)
 class Feature:
-    """``get`` reads an int/bool from an atom or bond; ``vocab`` (one-hot) or ``scale``
-    (a single number)."""
+    """``column`` names the value read per atom or bond (see :mod:`graphsci.chem.columns`);
+    ``vocab`` (one-hot) or ``scale`` (a single number)."""
 
-    get: Callable
+    column: str
     vocab: tuple | None = None
     other: bool = True
     scale: float = 1.0
@@ -34,8 +33,8 @@ class Feature:
         return 1 if self.vocab is None else len(self.vocab) + int(self.other)
 
 
-def _onehot(get, values, other=True):
-    return Feature(get, tuple(int(v) for v in values), other)
+def _onehot(column, values, other=True):
+    return Feature(column, tuple(int(v) for v in values), other)
 
 
 _COMMON = ("H B C N O F Si P S Cl As Se Br Te I At Li Na K Mg Ca Al Fe Zn Cu Co Ni Mn Cr Sn "
@@ -43,32 +42,32 @@ _COMMON = ("H B C N O F Si P S Cl As Se Br Te I At Li Na K Mg Ca Al Fe Zn Cu Co 
 _PT = Chem.GetPeriodicTable()
 
 ATOM_FEATURES: dict[str, Feature] = {
-    "element": _onehot(Chem.Atom.GetAtomicNum, [_PT.GetAtomicNumber(s) for s in _COMMON]),
-    "element_compact": _onehot(Chem.Atom.GetAtomicNum, [6, 7, 8, 9, 15, 16, 17, 35, 53]),
-    "element_chemprop": _onehot(Chem.Atom.GetAtomicNum, list(range(1, 37)) + [53]),
-    "degree": _onehot(Chem.Atom.GetDegree, range(6)),
-    "total_degree": _onehot(Chem.Atom.GetTotalDegree, range(6)),
-    "implicit_h": _onehot(Chem.Atom.GetNumImplicitHs, range(5)),
-    "total_h": _onehot(Chem.Atom.GetTotalNumHs, range(5)),
-    "formal_charge": _onehot(Chem.Atom.GetFormalCharge, [-2, -1, 0, 1, 2]),
-    "radical_electrons": _onehot(Chem.Atom.GetNumRadicalElectrons, range(3)),
-    "hybridization": _onehot(Chem.Atom.GetHybridization, [HYB.SP, HYB.SP2, HYB.SP3, HYB.SP3D, HYB.SP3D2]),
-    "hybridization_chemprop": _onehot(Chem.Atom.GetHybridization,
+    "element": _onehot("atomic_num", [_PT.GetAtomicNumber(s) for s in _COMMON]),
+    "element_compact": _onehot("atomic_num", [6, 7, 8, 9, 15, 16, 17, 35, 53]),
+    "element_chemprop": _onehot("atomic_num", list(range(1, 37)) + [53]),
+    "degree": _onehot("degree", range(6)),
+    "total_degree": _onehot("total_degree", range(6)),
+    "implicit_h": _onehot("implicit_h", range(5)),
+    "total_h": _onehot("total_h", range(5)),
+    "formal_charge": _onehot("formal_charge", [-2, -1, 0, 1, 2]),
+    "radical_electrons": _onehot("radical_electrons", range(3)),
+    "hybridization": _onehot("hybridization", [HYB.SP, HYB.SP2, HYB.SP3, HYB.SP3D, HYB.SP3D2]),
+    "hybridization_chemprop": _onehot("hybridization",
                                       [HYB.S, HYB.SP, HYB.SP2, HYB.SP2D, HYB.SP3, HYB.SP3D, HYB.SP3D2]),
-    "chirality": _onehot(Chem.Atom.GetChiralTag, [CHI.CHI_UNSPECIFIED, CHI.CHI_TETRAHEDRAL_CW,
+    "chirality": _onehot("chiral_tag", [CHI.CHI_UNSPECIFIED, CHI.CHI_TETRAHEDRAL_CW,
                                                   CHI.CHI_TETRAHEDRAL_CCW]),
-    "chirality_chemprop": _onehot(Chem.Atom.GetChiralTag, [CHI.CHI_UNSPECIFIED, CHI.CHI_TETRAHEDRAL_CW,
+    "chirality_chemprop": _onehot("chiral_tag", [CHI.CHI_UNSPECIFIED, CHI.CHI_TETRAHEDRAL_CW,
                                                            CHI.CHI_TETRAHEDRAL_CCW, CHI.CHI_OTHER]),
-    "aromatic": Feature(Chem.Atom.GetIsAromatic),
-    "in_ring": Feature(Chem.Atom.IsInRing),
-    "mass": Feature(Chem.Atom.GetMass, scale=0.01),
+    "aromatic": Feature("aromatic"),
+    "in_ring": Feature("in_ring"),
+    "mass": Feature("mass", scale=0.01),
 }
 
 BOND_FEATURES: dict[str, Feature] = {
-    "bond_type": _onehot(Chem.Bond.GetBondType, [BT.SINGLE, BT.DOUBLE, BT.TRIPLE, BT.AROMATIC]),
-    "conjugated": Feature(Chem.Bond.GetIsConjugated),
-    "in_ring": Feature(Chem.Bond.IsInRing),
-    "stereo": _onehot(Chem.Bond.GetStereo, [BS.STEREONONE, BS.STEREOANY, BS.STEREOZ, BS.STEREOE,
+    "bond_type": _onehot("bond_type", [BT.SINGLE, BT.DOUBLE, BT.TRIPLE, BT.AROMATIC]),
+    "conjugated": Feature("conjugated"),
+    "in_ring": Feature("in_ring"),
+    "stereo": _onehot("stereo", [BS.STEREONONE, BS.STEREOANY, BS.STEREOZ, BS.STEREOE,
                                             BS.STEREOCIS, BS.STEREOTRANS]),
 }
 
@@ -113,7 +112,6 @@ class Featurizer:
             raise ValueError(f"at least one {kind} feature is needed")
         self.names = names
         self.features = [table[n] for n in names]
-        self.getters = [f.get for f in self.features]
         offsets = np.cumsum([0] + [f.size for f in self.features])
         self.slices = {n: slice(int(a), int(b)) for n, a, b in zip(names, offsets[:-1], offsets[1:])}
         self.size = int(offsets[-1])
@@ -132,17 +130,15 @@ class Featurizer:
     def spec(self) -> dict:
         return {"names": self.names, "size": self.size}
 
-    def encode(self, columns: Sequence[Sequence]) -> np.ndarray:
-        """One row per item from ``columns[j]``, the raw values of feature j."""
-        n = len(columns[0]) if columns else 0
+    def encode(self, column: Callable[[str], np.ndarray], n: int) -> np.ndarray:
+        """``n`` rows from ``column(name)``, the values of a column for the ``n`` items."""
         out = np.zeros((n, self.size), dtype=np.float32)
         if n == 0:
             return out
         rows = np.arange(n)
-        for f, col, lookup, name in zip(self.features, columns, self._lookup, self.names):
+        for f, lookup, name in zip(self.features, self._lookup, self.names):
             start = self.slices[name].start
-            # RDKit enums are int subclasses, so the conversion stays in C.
-            values = np.array(col, dtype=np.int64 if lookup is not None else np.float64)
+            values = np.asarray(column(f.column), dtype=np.int64 if lookup is not None else np.float64)
             if lookup is None:
                 out[:, start] = values * f.scale
                 continue
@@ -154,10 +150,6 @@ class Featurizer:
             else:
                 out[rows[hit], start + pos[p[hit]]] = 1.0
         return out
-
-    def __call__(self, items) -> np.ndarray:
-        items = list(items)
-        return self.encode([[get(it) for it in items] for get in self.getters])
 
 
 class AtomFeaturizer(Featurizer):

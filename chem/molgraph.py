@@ -5,6 +5,8 @@ an edge's reverse is ``e ^ 1`` (what directed message passing needs). Single ato
 multi-fragment salts are valid graphs; zero edges is a valid graph."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import gzip
 import os
 from collections import deque
@@ -36,29 +38,49 @@ class MolGraph(NamedTuple):
 
 def _graphs(enc, bond_size: int, self_loops: bool) -> list[MolGraph]:
     """Per-molecule graphs from a chunk's encoding: views into its arrays, not copies."""
-    node_x, edge_x = torch.from_numpy(enc.node_x), torch.from_numpy(enc.edge_x)
-    src, dst = torch.from_numpy(enc.src), torch.from_numpy(enc.dst)
-    out, a0, e0 = [], 0, 0
-    for na, nb in zip(enc.n_atoms.tolist(), enc.n_bonds.tolist()):
-        s, d, ef = src[e0:e0 + 2 * nb], dst[e0:e0 + 2 * nb], edge_x[e0:e0 + 2 * nb]
+    atoms, edges = enc.n_atoms.tolist(), (2 * enc.n_bonds).tolist()
+    # one split per array instead of a slice per molecule and array
+    node_x = torch.from_numpy(enc.node_x).split(atoms)
+    src, dst = torch.from_numpy(enc.src).split(edges), torch.from_numpy(enc.dst).split(edges)
+    edge_x = torch.from_numpy(enc.edge_x).split(edges)
+    bnn = torch.from_numpy(enc.n_atoms).view(-1, 1).unbind(0)
+    bne = torch.from_numpy(2 * enc.n_bonds).view(-1, 1).unbind(0)
+    out = []
+    for i, na in enumerate(atoms):
+        s, d, ef, ne = src[i], dst[i], edge_x[i], bne[i]
         if self_loops:
             loops = torch.arange(na)
             s, d = torch.cat([s, loops]), torch.cat([d, loops])
-            flag = torch.cat([torch.zeros(2 * nb, 1), torch.ones(na, 1)])
+            flag = torch.cat([torch.zeros(edges[i], 1), torch.ones(na, 1)])
             ef = torch.cat([torch.cat([ef, torch.zeros(na, bond_size)]), flag], 1)
-        g = Graph._trusted(s, d, na, torch.tensor([na]), torch.tensor([s.numel()]))
-        out.append(MolGraph(g, node_x[a0:a0 + na], ef))
-        a0, e0 = a0 + na, e0 + 2 * nb
+            ne = torch.tensor([s.numel()])
+        out.append(MolGraph(Graph._trusted(s, d, na, bnn[i], ne), node_x[i], ef))
     return out
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Featurisation builds many small objects and no reference cycles. With the collector on,
+    their count triggers full collections that re-scan everything the process holds (torch
+    alone is ~200k objects): a tenth to a fifth of featurisation time, for nothing to free."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def mols_to_graphs(mols: Sequence[Chem.Mol], atom_featurizer="canonical", bond_featurizer="canonical",
                    explicit_h: bool = False, self_loops: bool = False) -> list[MolGraph]:
     """Featurises a list of molecules in one vectorised pass (the fast path)."""
     af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
-    if explicit_h:
-        mols = [Chem.AddHs(m) for m in mols]
-    return _graphs(_encode(mols, af, bf), bf.size, self_loops)
+    with _collector_paused():
+        if explicit_h:
+            mols = [Chem.AddHs(m) for m in mols]
+        return _graphs(_encode(mols, af, bf), bf.size, self_loops)
 
 
 def mol_to_graph(mol: Chem.Mol, atom_featurizer="canonical", bond_featurizer="canonical",
@@ -151,7 +173,8 @@ def featurize(smiles: Iterable[str], atom_featurizer="canonical", bond_featurize
     smiles = list(smiles)
     af, bf = _as_featurizers(atom_featurizer, bond_featurizer)
     graphs, errors = [], []
-    with tqdm(total=len(smiles), desc="featurize", unit="mol", disable=(not progress) or None) as bar:
+    with tqdm(total=len(smiles), desc="featurize", unit="mol", disable=(not progress) or None) as bar, \
+            _collector_paused():
         for chunk, enc, chunk_errors in _encoded_chunks(smiles, af, bf, explicit_h, n_jobs, chunk_size):
             valid = iter(_graphs(enc, bf.size, self_loops))
             graphs += [next(valid) if e is None else None for e in chunk_errors]

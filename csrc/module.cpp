@@ -20,6 +20,7 @@
 #include "csr.h"
 #include "geometry.h"
 #include "kernels.h"
+#include "molpickle.h"
 
 namespace nb = nanobind;
 using Arr = nb::ndarray<nb::device::cpu, nb::c_contig>;
@@ -453,6 +454,51 @@ void set_isa(const std::string& name) {
 
 }  // namespace
 
+// ---- molecule pickles --------------------------------------------------------------------------
+// Atom/bond columns of many RDKit pickles at once: `data` holds them back to back, molecule i in
+// bytes [offsets[i], offsets[i + 1]) with atom_counts[i] atoms and bond_counts[i] bonds; its rows
+// follow those of the molecules before it. status[i] is 0 where the rows were filled; elsewhere
+// the caller fills them through RDKit's API.
+void mol_pickle_columns(const nb::ndarray<nb::ro, nb::device::cpu, nb::c_contig>& data, const Arr& offsets, const Arr& atom_counts, const Arr& bond_counts,
+                        const Arr& atoms, const Arr& bonds, const Arr& status) {
+  namespace mp = gs::molpickle;
+  // read-only, so bytes objects cross without a copy
+  require(data.ndim() == 1 && data.dtype() == nb::dtype<uint8_t>(), "data must be a 1-D uint8 array");
+  require(atom_counts.ndim() == 1 && is<int64_t>(atom_counts), "atom_counts must be a 1-D int64 array");
+  const int64_t n = atom_counts.shape(0);
+  require_shape(offsets, {n + 1}, "offsets");
+  require(is<int64_t>(offsets), "offsets must be int64");
+  require(is<int64_t>(bond_counts), "bond_counts must be int64");
+  require_shape(bond_counts, {n}, "bond_counts");
+  require(is<int32_t>(status), "status must be int32");
+  require_shape(status, {n}, "status");
+  const int64_t* off = ptr<int64_t>(offsets);
+  const int64_t* na = ptr<int64_t>(atom_counts);
+  const int64_t* nb = ptr<int64_t>(bond_counts);
+  const int64_t len = data.shape(0);
+  int64_t total_atoms = 0, total_bonds = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    require(off[i] >= 0 && off[i] <= off[i + 1] && off[i + 1] <= len, "offsets must rise within data");
+    require(na[i] >= 0 && nb[i] >= 0, "atom and bond counts must be non-negative");
+    total_atoms += na[i];
+    total_bonds += nb[i];
+  }
+  require(off[0] >= 0 && off[n] <= len, "offsets must lie within data");
+  require(is<int32_t>(atoms) && is<int32_t>(bonds), "atoms and bonds must be int32");
+  require_shape(atoms, {total_atoms, mp::kAtomCols}, "atoms");
+  require_shape(bonds, {total_bonds, mp::kBondCols}, "bonds");
+  const auto* bytes = static_cast<const uint8_t*>(data.data());
+  int32_t* a = ptr<int32_t>(atoms);
+  int32_t* b = ptr<int32_t>(bonds);
+  int32_t* st = ptr<int32_t>(status);
+  nb::gil_scoped_release nogil;
+  for (int64_t i = 0; i < n; ++i) {
+    st[i] = mp::read_mol(bytes + off[i], size_t(off[i + 1] - off[i]), na[i], nb[i], a, b);
+    a += na[i] * mp::kAtomCols;
+    b += nb[i] * mp::kBondCols;
+  }
+}
+
 NB_MODULE(_C, m) {
   m.doc() = "graphsci native message-passing kernels (torch-agnostic; arrays cross as DLPack views)";
   m.def("isa", [] { return std::string(g_kernels->isa); }, "The instruction set the kernels run on.");
@@ -487,4 +533,9 @@ NB_MODULE(_C, m) {
   m.def("residue_edge_features", &residue_edge_features, nb::arg("pos"), nb::arg("frames"),
         nb::arg("chain"), nb::arg("src"), nb::arg("dst"), nb::arg("n_rbf"), nb::arg("rbf_max"),
         nb::arg("max_offset"), nb::arg("out").noconvert());
+  m.def("mol_pickle_columns", &mol_pickle_columns, nb::arg("data"), nb::arg("offsets"), nb::arg("atom_counts"),
+        nb::arg("bond_counts"), nb::arg("atoms").noconvert(), nb::arg("bonds").noconvert(),
+        nb::arg("status").noconvert(),
+        "Atom and bond feature columns read from RDKit molecule pickles (Mol.ToBinary()).");
+  m.attr("MOL_PICKLE_MAJOR_VERSION") = gs::molpickle::kMajorVersion;
 }
