@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import SHARED_DATA
 from rdkit import Chem, rdBase
+from rdkit.Chem import AllChem
 
 from graphsci import _native
 from graphsci.chem import featurize
@@ -33,7 +34,11 @@ def _molecules():
     with rdBase.BlockLogs():
         mols = [m for m in map(Chem.MolFromSmiles, esol + bbbp) if m is not None]
     odd = [Chem.MolFromSmiles(s) for s in ODD]
-    return mols + odd + [Chem.AddHs(m) for m in mols[:200] + odd]
+    # with 3-D coordinates, and as read back from a mol block (an SDF record)
+    embedded = Chem.AddHs(Chem.MolFromSmiles("C[C@H](N)C(=O)Oc1ccccc1"))
+    AllChem.EmbedMolecule(embedded, randomSeed=0)
+    from_block = Chem.MolFromMolBlock(Chem.MolToMolBlock(embedded))
+    return mols + odd + [Chem.AddHs(m) for m in mols[:200] + odd] + [embedded, from_block]
 
 
 def test_native_columns_equal_rdkit_getters():
