@@ -15,7 +15,7 @@ import sys
 from typing import NamedTuple
 
 import numpy as np
-from rdkit import Chem
+from rdkit import Chem, rdBase
 
 # Column names and the RDKit call that is their definition, in the order of the native reader's
 # rows (csrc/molpickle.h).
@@ -99,8 +99,12 @@ def _rows(getters: dict, items: list) -> np.ndarray:
 
 
 def mol_columns(mols: list) -> MolColumns:
-    """Atom and bond columns of ``mols`` (RDKit molecules), in one pass."""
+    """Atom and bond columns of ``mols`` (RDKit molecules), in one pass. ValueError for an item
+    that is not a molecule or one RDKit cannot describe (not sanitized)."""
     n = len(mols)
+    bad = next((i for i, m in enumerate(mols) if not isinstance(m, Chem.Mol)), None)
+    if bad is not None:
+        raise ValueError(f"item {bad} is not an RDKit molecule ({type(mols[bad]).__name__})")
     n_atoms = np.fromiter(map(Chem.Mol.GetNumAtoms, mols), dtype=np.int64, count=n)
     n_bonds = np.fromiter(map(Chem.Mol.GetNumBonds, mols), dtype=np.int64, count=n)
     atoms = np.zeros((int(n_atoms.sum()), len(ATOM_COLUMNS)), dtype=np.int32)
@@ -122,6 +126,12 @@ def mol_columns(mols: list) -> MolColumns:
         bond_start = (np.cumsum(n_bonds) - n_bonds).tolist()
         for i in redo.tolist():
             a0, b0 = atom_start[i], bond_start[i]
-            atoms[a0:a0 + n_atoms[i]] = _rows(ATOM_COLUMNS, list(mols[i].GetAtoms()))
-            bonds[b0:b0 + n_bonds[i]] = _rows(BOND_COLUMNS, list(mols[i].GetBonds()))
+            try:
+                with rdBase.BlockLogs():  # the reason goes into the error, not RDKit's log
+                    atoms[a0:a0 + n_atoms[i]] = _rows(ATOM_COLUMNS, list(mols[i].GetAtoms()))
+                    bonds[b0:b0 + n_bonds[i]] = _rows(BOND_COLUMNS, list(mols[i].GetBonds()))
+            except RuntimeError as exc:
+                reason = str(exc).strip().splitlines()[1].strip() if "\n" in str(exc).strip() else str(exc)
+                raise ValueError(f"molecule {i}: RDKit cannot give its atom properties ({reason}); "
+                                 "sanitize it first (Chem.SanitizeMol)") from None
     return MolColumns(atoms, bonds, n_atoms, n_bonds, status == 0)

@@ -54,10 +54,9 @@ ATOM_FEATURES: dict[str, Feature] = {
     "hybridization": _onehot("hybridization", [HYB.SP, HYB.SP2, HYB.SP3, HYB.SP3D, HYB.SP3D2]),
     "hybridization_chemprop": _onehot("hybridization",
                                       [HYB.S, HYB.SP, HYB.SP2, HYB.SP2D, HYB.SP3, HYB.SP3D, HYB.SP3D2]),
-    "chirality": _onehot("chiral_tag", [CHI.CHI_UNSPECIFIED, CHI.CHI_TETRAHEDRAL_CW,
-                                                  CHI.CHI_TETRAHEDRAL_CCW]),
+    "chirality": _onehot("chiral_tag", [CHI.CHI_UNSPECIFIED, CHI.CHI_TETRAHEDRAL_CW, CHI.CHI_TETRAHEDRAL_CCW]),
     "chirality_chemprop": _onehot("chiral_tag", [CHI.CHI_UNSPECIFIED, CHI.CHI_TETRAHEDRAL_CW,
-                                                           CHI.CHI_TETRAHEDRAL_CCW, CHI.CHI_OTHER]),
+                                                 CHI.CHI_TETRAHEDRAL_CCW, CHI.CHI_OTHER]),
     "aromatic": Feature("aromatic"),
     "in_ring": Feature("in_ring"),
     "mass": Feature("mass", scale=0.01),
@@ -68,7 +67,7 @@ BOND_FEATURES: dict[str, Feature] = {
     "conjugated": Feature("conjugated"),
     "in_ring": Feature("in_ring"),
     "stereo": _onehot("stereo", [BS.STEREONONE, BS.STEREOANY, BS.STEREOZ, BS.STEREOE,
-                                            BS.STEREOCIS, BS.STEREOTRANS]),
+                                 BS.STEREOCIS, BS.STEREOTRANS]),
 }
 
 ATOM_PRESETS = {

@@ -72,6 +72,13 @@ def test_molecules_the_reader_does_not_cover_go_through_rdkit(tmp_path):
     np.testing.assert_array_equal(cols.bonds, api.bonds)
 
 
+def test_unsanitized_molecules_and_non_molecules_are_refused_clearly():
+    with pytest.raises(ValueError, match="molecule 1: .*sanitize it first"):
+        mol_columns([Chem.MolFromSmiles("CCO"), Chem.MolFromSmiles("CCO", sanitize=False)])
+    with pytest.raises(ValueError, match="item 1 is not an RDKit molecule"):
+        mol_columns([Chem.MolFromSmiles("CCO"), None])
+
+
 def _first_pdb():
     import os
     names = sorted(n for n in os.listdir(f"{SHARED_DATA}/proteins/structures") if n.endswith(".pdb"))
