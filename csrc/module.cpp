@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "csr.h"
 #include "geometry.h"
 #include "kernels.h"
@@ -499,6 +503,24 @@ void mol_pickle_columns(const nb::ndarray<nb::ro, nb::device::cpu, nb::c_contig>
   }
 }
 
+// Asks the kernel to back the 2 MiB-aligned part of a fresh output with huge pages. A 100 MB
+// output costs 25,000 first-touch page faults with 4 KiB pages (30-40 ms on a VM, a third of a
+// 1M-edge, 256-feature SpMM) and 50 with 2 MiB pages. Advice only: contents are unchanged and a
+// refusal (another OS, THP disabled) leaves the ordinary pages.
+bool advise_huge_pages(const Arr& out) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
+  const auto begin = reinterpret_cast<uintptr_t>(out.data());
+  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t last = (begin + out.nbytes()) & ~(kHuge - 1);
+  if (last <= first) return false;
+  return madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE) == 0;
+#else
+  (void)out;
+  return false;
+#endif
+}
+
 NB_MODULE(_C, m) {
   m.doc() = "graphsci native message-passing kernels (torch-agnostic; arrays cross as DLPack views)";
   m.def("isa", [] { return std::string(g_kernels->isa); }, "The instruction set the kernels run on.");
@@ -537,5 +559,7 @@ NB_MODULE(_C, m) {
         nb::arg("bond_counts"), nb::arg("atoms").noconvert(), nb::arg("bonds").noconvert(),
         nb::arg("status").noconvert(),
         "Atom and bond feature columns read from RDKit molecule pickles (Mol.ToBinary()).");
+  m.def("advise_huge_pages", &advise_huge_pages, nb::arg("out").noconvert(),
+        "Advises huge pages for the 2 MiB-aligned part of an untouched output buffer.");
   m.attr("MOL_PICKLE_MAJOR_VERSION") = gs::molpickle::kMajorVersion;
 }

@@ -73,3 +73,32 @@ def test_every_supported_instruction_set_agrees_with_the_reference():
         C.set_isa(before)
     with pytest.raises(ValueError, match="unknown instruction set"):
         C.set_isa("sse9")
+
+
+def test_large_outputs_are_advised_huge_pages_and_stay_exact():
+    """Outputs of 32 MiB and more get huge-page advice before the kernel's first touch, and sum/mean
+    outputs of 16 MiB and more are written with streaming stores; neither changes a value, on any
+    instruction set. The advice is refused harmlessly for a buffer without a whole aligned 2 MiB
+    page."""
+    import graphsci as gs
+    from graphsci import ops
+    from graphsci.ops import _raw
+
+    assert C.advise_huge_pages(torch.empty(1000)) is False
+    big = _raw._empty((40_000, 1, 256), torch.float32)
+    assert big.shape == (40_000, 1, 256) and big.is_contiguous()
+    gen = torch.Generator().manual_seed(1)
+    g = gs.Graph(torch.randint(0, 40_000, (100_000,), generator=gen),
+                 torch.randint(0, 40_000, (100_000,), generator=gen), 40_000)
+    x = torch.randn(40_000, 256, generator=gen)
+    with ops.native_disabled():
+        expected = ops.spmm(g, x, reduce="mean")
+    before = C.isa()
+    try:
+        for isa in C.supported_isas():
+            C.set_isa(isa)
+            out = ops.spmm(g, x, reduce="mean")  # 41 MB output, rows wider than one chunk
+            assert out.numel() * out.element_size() >= _raw._HUGE_OUTPUT_BYTES
+            torch.testing.assert_close(out, expected)
+    finally:
+        C.set_isa(before)
