@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "message.h"
+#include "prefetch.h"
 #include "operand.h"
 #include "parallel.h"
 
@@ -21,7 +22,13 @@ template <class Op, bool Dot, class T, class I>
 void sddmm(const I* src, const I* dst, int64_t num_edges, Operand<T> lhs, int lhs_target,
            Operand<T> rhs, int rhs_target, T* out, int64_t H, int64_t D, int nthreads) {
   const int64_t out_d = Dot ? 1 : D;
+  // Edges come in the graph's order, so both endpoint rows are random gathers: ask for the rows
+  // of the edge a few places ahead (the same hint the SpMM gives its source rows).
+  const int64_t l_bytes = lhs.row_stride * int64_t(sizeof(T)), r_bytes = rhs.row_stride * int64_t(sizeof(T));
   parallel_rows(num_edges, num_edges * H * D, nthreads, [&](int64_t e) {
+    const int64_t ahead = std::min(e + 8, num_edges - 1);
+    if constexpr (Op::lhs) prefetch_bytes(lhs.at(target_row(lhs_target, src, dst, ahead), 0), l_bytes);
+    if constexpr (Op::rhs) prefetch_bytes(rhs.at(target_row(rhs_target, src, dst, ahead), 0), r_bytes);
     const int64_t li = Op::lhs ? target_row(lhs_target, src, dst, e) : 0;
     const int64_t ri = Op::rhs ? target_row(rhs_target, src, dst, e) : 0;
     for (int64_t h = 0; h < H; ++h) {

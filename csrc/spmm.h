@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "message.h"
+#include "prefetch.h"
 #include "operand.h"
 #include "parallel.h"
 
@@ -18,17 +19,6 @@ namespace gs {
 #endif
 template <class T> constexpr int64_t kChunk = GS_CHUNK_BYTES / sizeof(T);
 
-// GCC's dead-code elimination deletes a loop whose only statements are __builtin_prefetch
-// once it is inlined here (the built library had none), so on x86 the hints are volatile asm.
-template <bool ToL2> inline void prefetch_line(const char* p) {
-#if defined(__x86_64__) || defined(__i386__)
-  if constexpr (ToL2) asm volatile("prefetcht1 %0" : : "m"(*p));
-  else asm volatile("prefetcht0 %0" : : "m"(*p));
-#else
-  __builtin_prefetch(p, 0, ToL2 ? 2 : 3);
-#endif
-}
-
 // Source rows are random gathers. Asking for the row a few slots ahead, across row boundaries
 // (rows average a handful of edges), keeps enough loads in flight to hide memory latency; the
 // slot is clamped to the last edge rather than tested, which keeps the loop branch-free.
@@ -37,7 +27,7 @@ template <bool ToL2> inline void prefetch_line(const char* p) {
 // flight (measured on the 1M-edge, 256-feature benchmark: 20% faster than into L1; for
 // one-chunk rows L1 stays faster).
 template <class T, class I>
-inline void prefetch_row(const Operand<T>& lhs, const I* indices, int64_t k, int64_t nnz,
+GS_HOT void prefetch_row(const Operand<T>& lhs, const I* indices, int64_t k, int64_t nnz,
                          int64_t h, int64_t off, int64_t bytes) {
   const bool wide = lhs.row_stride > kChunk<T>;
   const int64_t ahead = std::min(k + (wide ? 16 : 8), nnz - 1);
@@ -51,7 +41,7 @@ inline void prefetch_row(const Operand<T>& lhs, const I* indices, int64_t k, int
 // on the 1M-edge benchmark at 64 and 256 features; smaller outputs stay in cache for the next op.
 constexpr int64_t kStreamBytes = int64_t(16) << 20;
 
-template <class T, class V> inline void store_vector(T* p, const V& v, bool stream) {
+template <class T, class V> GS_HOT void store_vector(T* p, const V& v, bool stream) {
 #if defined(__AVX512F__)
   if constexpr (sizeof(V) == 64) {
     if (stream) {
@@ -93,7 +83,7 @@ inline void fence_streams() {
 // The operand rows edge slot k reads for head h (null where the op does not read an operand),
 // asking for the source row a few slots ahead on the way.
 template <class Op, class T, class I>
-inline void edge_rows(const I* indices, const I* eids, int64_t k, int64_t nnz, const Operand<T>& lhs,
+GS_HOT void edge_rows(const I* indices, const I* eids, int64_t k, int64_t nnz, const Operand<T>& lhs,
                       const Operand<T>& rhs, int64_t h, int64_t l_off, int64_t r_off,
                       int64_t prefetch_bytes, const T*& l, const T*& r) {
   if constexpr (Op::lhs) {
@@ -107,13 +97,13 @@ inline void edge_rows(const I* indices, const I* eids, int64_t k, int64_t nnz, c
 // accumulators that never leave registers while the row's edges stream past. Whether an
 // operand broadcasts along D is a template flag, so the edge loop carries no per-load branch.
 template <class Op, bool LB, bool RB, class T, class I>
-inline void spmm_sum_chunk_of(const I* indices, const I* eids, int64_t beg, int64_t end,
+GS_HOT void spmm_sum_chunk_of(const I* indices, const I* eids, int64_t beg, int64_t end,
                               int64_t nnz, const Operand<T>& lhs, const Operand<T>& rhs, int64_t h,
                               int64_t d0, bool mean, bool stream, T* __restrict__ out) {
   constexpr int64_t VB = GS_CHUNK_BYTES / 4;
   typedef T V __attribute__((vector_size(VB)));
   constexpr int64_t L = VB / sizeof(T);  // lanes per register
-  auto load = [](const T* p, auto bcast, int64_t j) {
+  auto load = [](const T* p, auto bcast, int64_t j) __attribute__((always_inline)) {
     V v;
     if constexpr (decltype(bcast)::value) v = V{} + p[0];
     else __builtin_memcpy(&v, p + j * L, sizeof(V));
