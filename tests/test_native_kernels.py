@@ -93,12 +93,16 @@ def test_large_outputs_are_advised_huge_pages_and_stay_exact():
     x = torch.randn(40_000, 256, generator=gen)
     with ops.native_disabled():
         expected = ops.spmm(g, x, reduce="mean")
-    before = C.isa()
+    before, threads = C.isa(), torch.get_num_threads()
     try:
         for isa in C.supported_isas():
             C.set_isa(isa)
+            torch.set_num_threads(2)
             out = ops.spmm(g, x, reduce="mean")  # 41 MB output, rows wider than one chunk
             assert out.numel() * out.element_size() >= _raw._HUGE_OUTPUT_BYTES
             torch.testing.assert_close(out, expected)
+            torch.set_num_threads(1)
+            assert torch.equal(ops.spmm(g, x, reduce="mean"), out)  # bitwise, any thread count
     finally:
         C.set_isa(before)
+        torch.set_num_threads(threads)
