@@ -29,6 +29,7 @@ template <class T> constexpr int64_t kChunk = GS_CHUNK_BYTES / sizeof(T);
 template <class T, class I>
 GS_HOT void prefetch_row(const Operand<T>& lhs, const I* indices, int64_t k, int64_t nnz,
                          int64_t h, int64_t off, int64_t bytes) {
+  if (lhs.bcast_d) bytes = sizeof(T);  // one value per row: never hint past it
   const bool wide = lhs.row_stride > kChunk<T>;
   const int64_t ahead = std::min(k + (wide ? 16 : 8), nnz - 1);
   const char* p = reinterpret_cast<const char*>(lhs.at(int64_t(indices[ahead]), h) + off);
