@@ -43,34 +43,17 @@ GS_HOT void prefetch_row(const Operand<T>& lhs, const I* indices, int64_t k, int
 constexpr int64_t kStreamBytes = int64_t(16) << 20;
 
 template <class T, class V> GS_HOT void store_vector(T* p, const V& v, bool stream) {
+  if (stream) {  // the integer forms serve float and double alike
 #if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64) {
-    if (stream) {
-      if constexpr (sizeof(T) == 4) _mm512_stream_ps(p, (__m512)v);
-      else _mm512_stream_pd(p, (__m512d)v);
-      return;
-    }
-  }
+    if constexpr (sizeof(V) == 64) return _mm512_stream_si512(reinterpret_cast<__m512i*>(p), (__m512i)v);
 #endif
 #if defined(__AVX__)
-  if constexpr (sizeof(V) == 32) {
-    if (stream) {
-      if constexpr (sizeof(T) == 4) _mm256_stream_ps(p, (__m256)v);
-      else _mm256_stream_pd(p, (__m256d)v);
-      return;
-    }
-  }
+    if constexpr (sizeof(V) == 32) return _mm256_stream_si256(reinterpret_cast<__m256i*>(p), (__m256i)v);
 #endif
 #if defined(__SSE2__)
-  if constexpr (sizeof(V) == 16) {
-    if (stream) {
-      if constexpr (sizeof(T) == 4) _mm_stream_ps(p, (__m128)v);
-      else _mm_stream_pd(p, (__m128d)v);
-      return;
-    }
-  }
+    if constexpr (sizeof(V) == 16) return _mm_stream_si128(reinterpret_cast<__m128i*>(p), (__m128i)v);
 #endif
-  (void)stream;
+  }
   __builtin_memcpy(p, &v, sizeof(V));
 }
 
