@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #endif
 #include <limits>
+#include <omp.h>
 #include <type_traits>
 #include <vector>
 

@@ -65,21 +65,28 @@ def test_gradient_through_propagation_matches_autograd():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_native_propagation_matches_its_twin(seed):
-    from graphsci import _native
+    from graphsci import _native, _C
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 40))
     g = _random_graph(n, int(rng.integers(0, 4 * n)), seed) if n > 4 else Graph(torch.zeros(0, dtype=torch.long),
                                                                               torch.zeros(0, dtype=torch.long), n)
-    for dtype, d in ((torch.float64, 1), (torch.float64, 5), (torch.float32, 3)):
-        Y = torch.randn(n, d, dtype=dtype) if d > 1 else torch.randn(n, dtype=dtype)
-        X = torch.randn_like(Y)
-        for transpose in (False, True):
-            ours = propagate(g, Y, 1.7, 6, X=X, transpose=transpose)
-            with _native.disabled():
-                twin = propagate(g, Y, 1.7, 6, X=X, transpose=transpose)
-            tol = 1e-12 if dtype == torch.float64 else 1e-5
-            torch.testing.assert_close(ours, twin, atol=tol, rtol=tol)
+    before = _C.isa()
+    try:
+        for isa in _C.supported_isas():
+            _C.set_isa(isa)
+            for dtype, d in ((torch.float64, 1), (torch.float64, 5), (torch.float32, 3)):
+                Y = torch.randn(n, d, dtype=dtype) if d > 1 else torch.randn(n, dtype=dtype)
+                X = torch.randn_like(Y)
+                # odd and even counts: the kernel alternates two buffers between steps
+                for steps, transpose in ((0, False), (1, True), (2, False), (5, True), (6, False)):
+                    ours = propagate(g, Y, 1.7, steps, X=X, transpose=transpose)
+                    with _native.disabled():
+                        twin = propagate(g, Y, 1.7, steps, X=X, transpose=transpose)
+                    tol = 1e-12 if dtype == torch.float64 else 1e-5
+                    torch.testing.assert_close(ours, twin, atol=tol, rtol=tol)
+    finally:
+        _C.set_isa(before)
     # a tensor that needs gradients goes through the differentiable twin
     F = torch.randn(n, 2, dtype=torch.float64, requires_grad=True)
     propagate(g, F, 1.0, 3).sum().backward()
@@ -92,7 +99,8 @@ def test_native_propagation_is_bitwise_identical_for_any_thread_count(threads):
     runs = []
     for n_threads in (1, 2):
         torch.set_num_threads(n_threads)
-        runs.append([propagate(g, Y, 2.0, 5, transpose=t) for t in (False, True)])
+        runs.append([propagate(g, y, 2.0, steps, transpose=t) for t in (False, True) for steps in (4, 5)
+                     for y in (Y, Y[:, 0].float())])
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
