@@ -11,7 +11,8 @@ import pandas as pd
 from graphsci.estimator import Estimator
 
 from graphsci.graph import Graph
-from graphsci.tabular.boosting import NodePredictions, check_fit_inputs, with_propagated_features
+from graphsci.tabular.boosting import NodePredictions, check_fit_inputs
+from graphsci.tabular.features import PropagatedFeatures
 
 LABEL = "__graphsci_label__"
 
@@ -23,21 +24,23 @@ class AutoGluonSmoothing(NodePredictions, Estimator):
     ----------
     task : ``regression`` or ``classification``.
     time_limit, presets, hyperparameters : passed to ``TabularPredictor.fit``.
-    feature_steps, lam : propagated copies of the numeric features (0: plain features).
+    feature_steps, lam, feature_components : propagated copies of the numeric features (0: plain
+        features; wide inputs as principal components, see :class:`PropagatedFeatures`).
     error_smoothing, label_smoothing, smoothing_lam, smoothing_steps : the post-processing steps
         (they use the fitted graph and labels, so they apply when predicting on that graph).
     path : AutoGluon's model folder (default: a fresh temporary folder).
     verbosity : AutoGluon's verbosity (0: quiet).
 
-    Learned state: ``predictor_``, ``classes_`` (classification).
+    Learned state: ``predictor_``, ``features_``, ``classes_`` (classification).
     """
 
     def __init__(self, task: str = "regression", time_limit: float | None = 60, presets: str = "medium_quality",
                  hyperparameters: dict | str | None = None, feature_steps: int = 2, lam: float = 2.0,
+                 feature_components: int = 8,
                  error_smoothing: bool = True, label_smoothing: bool = False, smoothing_lam: float = 2.0,
                  smoothing_steps: int = 10, path: str | None = None, verbosity: int = 0):
         self.task, self.time_limit, self.presets, self.hyperparameters = task, time_limit, presets, hyperparameters
-        self.feature_steps, self.lam = feature_steps, lam
+        self.feature_steps, self.lam, self.feature_components = feature_steps, lam, feature_components
         self.error_smoothing, self.label_smoothing = error_smoothing, label_smoothing
         self.smoothing_lam, self.smoothing_steps = smoothing_lam, smoothing_steps
         self.path, self.verbosity = path, verbosity
@@ -48,7 +51,8 @@ class AutoGluonSmoothing(NodePredictions, Estimator):
         y, train, val = check_fit_inputs(self.task, y, graph, train_mask, val_mask)
         if self.task == "regression" and not np.isfinite(y[train].astype(np.float64)).all():
             raise ValueError("y must be finite on the training nodes")
-        features = with_propagated_features(X, graph, self.lam, self.feature_steps)
+        self.features_ = PropagatedFeatures(self.lam, self.feature_steps, components=self.feature_components).fit(X)
+        features = self.features_.transform(X, graph)
         if LABEL in features.columns:
             raise ValueError(f"X may not have a column named {LABEL!r}")
         data = features.assign(**{LABEL: y})
@@ -100,4 +104,4 @@ class AutoGluonSmoothing(NodePredictions, Estimator):
         return proba[list(self.classes_)].to_numpy(dtype=np.float64)
 
     def _base_output(self, X, graph):
-        return self._base(with_propagated_features(X, graph, self.lam, self.feature_steps))
+        return self._base(self.features_.transform(X, graph))

@@ -18,6 +18,7 @@ import torch
 from graphsci.estimator import Estimator
 
 from graphsci.graph import Graph
+from graphsci.tabular.features import PropagatedFeatures
 from graphsci.tabular.propagation import apply, propagate
 
 
@@ -35,27 +36,6 @@ def _mask(mask, n, name):
     out = np.zeros(n, dtype=bool)
     out[idx] = True
     return out
-
-
-def with_propagated_features(X, graph: Graph, lam: float, steps: int) -> pd.DataFrame:
-    """``X`` as a DataFrame with ``prop_<column>`` = ``P^steps`` of each numeric column appended
-    (none when ``steps`` is 0). NaN is filled with the column mean for the propagation only."""
-    df = X.copy() if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=np.float64))
-    df.columns = [str(c) for c in df.columns]
-    if len(df) != graph.num_nodes:
-        raise ValueError(f"X has {len(df)} rows for a graph of {graph.num_nodes} nodes")
-    if steps > 0:
-        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and
-                   not isinstance(df[c].dtype, pd.CategoricalDtype)]
-        if numeric:
-            values = df[numeric].to_numpy(dtype=np.float64)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN columns
-                means = np.nan_to_num(np.nanmean(values, 0)) if len(values) else np.zeros(len(numeric))
-            values = np.where(np.isnan(values), means, values)
-            smoothed = propagate(graph, values, lam, steps)
-            df = pd.concat([df, pd.DataFrame(smoothed, columns=[f"prop_{c}" for c in numeric], index=df.index)], axis=1)
-    return df
 
 
 def check_fit_inputs(task, y, graph, train_mask, val_mask):
@@ -126,6 +106,8 @@ class BoostedSmoothing(NodePredictions, Estimator):
     lam, steps : propagation strength and number of steps (``P``); ``steps=0`` is LightGBM alone.
     feature_steps : > 0 appends ``P^k X`` (numeric columns propagated ``feature_steps`` steps)
         to the features, so the trees see the neighbourhood too.
+    feature_components : inputs with more than 32 numeric columns (bags of words) are propagated
+        as this many leading principal components (:class:`PropagatedFeatures`).
     error_smoothing : after boosting, propagate the training residuals and add them
         (correct step of Correct & Smooth).
     label_smoothing : then propagate the predictions with the training nodes clamped to their
@@ -134,24 +116,26 @@ class BoostedSmoothing(NodePredictions, Estimator):
     early_stopping_rounds : stop when the validation loss has not improved for this many rounds.
     lgb_params : extra LightGBM parameters.
 
-    ``fit(X, y, graph, train_mask, val_mask)``; learned state: ``booster_``, ``best_iteration_``,
+    ``fit(X, y, graph, train_mask, val_mask)``; learned state: ``booster_``, ``best_iteration_``, ``features_``,
     ``classes_`` (classification), ``fit_seconds_``.
     """
 
     def __init__(self, task: str = "regression", n_estimators: int = 1000, learning_rate: float = 0.1,
                  num_leaves: int = 31, min_child_samples: int = 20, lam: float = 2.0, steps: int = 5,
-                 feature_steps: int = 2, error_smoothing: bool = True, label_smoothing: bool = False,
-                 smoothing_lam: float = 2.0, smoothing_steps: int = 10, early_stopping_rounds: int = 50,
+                 feature_steps: int = 2, feature_components: int = 8, error_smoothing: bool = True,
+                 label_smoothing: bool = False, smoothing_lam: float = 2.0, smoothing_steps: int = 10,
+                 early_stopping_rounds: int = 50,
                  lgb_params: dict | None = None, random_state: int = 0):
         self.task, self.n_estimators, self.learning_rate = task, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples, self.lam, self.steps = num_leaves, min_child_samples, lam, steps
-        self.feature_steps, self.error_smoothing, self.label_smoothing = feature_steps, error_smoothing, label_smoothing
+        self.feature_steps, self.feature_components = feature_steps, feature_components
+        self.error_smoothing, self.label_smoothing = error_smoothing, label_smoothing
         self.smoothing_lam, self.smoothing_steps = smoothing_lam, smoothing_steps
         self.early_stopping_rounds, self.lgb_params, self.random_state = early_stopping_rounds, lgb_params, random_state
 
     # ---- features ----------------------------------------------------------------------------
     def _features(self, X, graph: Graph) -> pd.DataFrame:
-        return with_propagated_features(X, graph, self.lam, self.feature_steps)
+        return self.features_.transform(X, graph)
 
     def _propagate(self, F, graph, transpose=False):
         return propagate(graph, F, self.lam, self.steps, transpose=transpose) if self.steps else F
@@ -170,6 +154,7 @@ class BoostedSmoothing(NodePredictions, Estimator):
 
         y, train, val = check_fit_inputs(self.task, y, graph, train_mask, val_mask)
         n = graph.num_nodes
+        self.features_ = PropagatedFeatures(self.lam, self.feature_steps, components=self.feature_components).fit(X)
         features = self._features(X, graph)
         t0 = time.perf_counter()
         if self.task == "regression":

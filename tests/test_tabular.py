@@ -9,8 +9,8 @@ import torch
 
 from conftest import SHARED_DATA
 from graphsci.graph import Graph
-from graphsci.tabular import (BoostedSmoothing, graph_from_edgelist, graph_from_tables, knn_graph,
-                              load_county, propagate)
+from graphsci.tabular import (BoostedSmoothing, PropagatedFeatures, graph_from_edgelist, graph_from_tables,
+                              knn_graph, load_county, propagate)
 
 
 def _random_graph(n=12, m=30, seed=0):
@@ -256,3 +256,34 @@ def test_dblp_coauthor_graph_is_the_author_paper_author_metapath():
     assert d.X.shape == (4057, 451) and d.task == "classification"
     assert sorted(set(d.y)) == sorted(DBLP_AREAS) and (d.y == "Database").sum() == 1197
     assert [len(d.standard_split[k]) for k in ("train", "val", "test")] == [400, 400, 3257]
+
+
+def test_wide_features_are_propagated_as_principal_components():
+    rng = np.random.default_rng(0)
+    g = _random_graph(60, 150, seed=3)
+    X = pd.DataFrame(rng.poisson(0.3, (60, 40)).astype(float), columns=[f"w{i}" for i in range(40)])
+    X["area"] = pd.Categorical(rng.choice(["a", "b"], 60))      # not numeric: never propagated
+    X.iloc[::5, 0] = np.nan
+    feats = PropagatedFeatures(lam=2.0, steps=2, max_columns=30, components=6).fit(X)
+    out = feats.transform(X, g)
+    assert list(out.columns[:41]) == list(X.columns)
+    assert list(out.columns[41:]) == [f"prop_pc{i}" for i in range(6)]
+    # the components are the covariance's leading eigenvectors, propagated
+    filled = X.iloc[:, :40].fillna(X.iloc[:, :40].mean()).to_numpy()
+    centred = filled - filled.mean(0)
+    top = np.linalg.svd(centred, full_matrices=False)[2][:6].T
+    expected = propagate(g, centred @ top, 2.0, 2)
+    np.testing.assert_allclose(np.abs(out.iloc[:, 41:].to_numpy()), np.abs(expected), atol=1e-8)
+    # refitting gives the same features; a new graph reuses the fitted projection
+    pd.testing.assert_frame_equal(PropagatedFeatures(2.0, 2, 30, 6).fit(X).transform(X, g), out)
+    sub = X.iloc[:10].reset_index(drop=True)
+    chain = graph_from_edgelist(np.array([[i, i + 1] for i in range(9)]), ids=np.arange(10))
+    np.testing.assert_allclose(feats.transform(sub, chain).iloc[:, 41:].to_numpy(),
+                               propagate(chain, (filled[:10] - filled.mean(0)) @ feats.components_, 2.0, 2))
+    # narrow inputs keep their own propagated columns; max_columns=None never compresses
+    assert PropagatedFeatures(2.0, 2, 40, 6).fit(X).transform(X, g).shape[1] == 81
+    assert PropagatedFeatures(2.0, 2, None, 6).fit(X).transform(X, g).shape[1] == 81
+    with pytest.raises(ValueError, match="lacks the fitted numeric columns"):
+        feats.transform(X.drop(columns=["w3"]), g)
+    with pytest.raises(ValueError, match="not fitted"):
+        PropagatedFeatures().transform(X, g)
