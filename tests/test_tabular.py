@@ -176,7 +176,7 @@ def test_ebbs_beats_lightgbm_alone_on_county(county):
     ebbs = _rmse(model.predict()[s["test"]], county.y[s["test"]])
     assert ebbs < 0.9 * base, (ebbs, base)
     # steps=0 and no smoothing is boosting alone: close to plain LightGBM
-    alone = BoostedSmoothing(n_estimators=300, steps=0, feature_steps=0, error_smoothing=False,
+    alone = BoostedSmoothing(n_estimators=300, steps=0, feature_steps=0, error_smoothing=False, subsample=1.0,
                              early_stopping_rounds=0).fit(county.X, county.y, county.graph, s["train"])
     assert abs(_rmse(alone.predict()[s["test"]], county.y[s["test"]]) - base) < 0.1 * base
 
