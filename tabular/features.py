@@ -77,6 +77,3 @@ class PropagatedFeatures:
             names = [f"prop_pc{i}" for i in range(values.shape[1])]
         smoothed = propagate(graph, np.ascontiguousarray(values), self.lam, self.steps)
         return pd.concat([df, pd.DataFrame(smoothed, columns=names, index=df.index)], axis=1)
-
-    def fit_transform(self, X, graph: Graph) -> pd.DataFrame:
-        return self.fit(X).transform(X, graph)

@@ -1,5 +1,4 @@
 """graphsci.tabular: propagation against dense algebra, tables -> graphs, and EBBS."""
-import warnings
 
 import lightgbm as lgb
 import numpy as np
@@ -214,6 +213,10 @@ def test_ebbs_classification_and_bad_masks(county):
     y[s["train"][0]] = np.nan
     with pytest.raises(ValueError, match="finite on the training nodes"):
         BoostedSmoothing().fit(county.X, y, county.graph, s["train"])
+    with pytest.raises(ValueError, match="subsample must be in"):
+        BoostedSmoothing(subsample=0.0).fit(county.X, county.y, county.graph, s["train"])
+    with pytest.raises(ValueError, match="components must be at least 1"):
+        BoostedSmoothing(feature_components=0).fit(county.X, county.y, county.graph, s["train"])
 
 
 def test_autogluon_smoothing_regression_and_classification(county, tmp_path):
