@@ -83,7 +83,7 @@ class ActiveLearner:
         r = start
         while labelled.sum() < budget:
             t0 = time.perf_counter()
-            state = self._state(labelled | excluded, r, seed)
+            state = self._state(labelled | excluded, labelled, r)
             want = min(batch_size, budget - int(labelled.sum()))
             ids = self.strategy.select(state, want, np.random.default_rng([seed, r]))
             if len(ids) == 0:
@@ -91,9 +91,9 @@ class ActiveLearner:
             yield self._round(r, ids, labelled, labels, seed, time.perf_counter() - t0)
             r += 1
 
-    def _state(self, blocked, r, seed) -> PoolState:
+    def _state(self, blocked, queried, r) -> PoolState:
         model = self.model_
-        return PoolState(labelled=blocked, proba=model.predict_proba(self.pool),
+        return PoolState(labelled=blocked, queried=queried.copy(), proba=model.predict_proba(self.pool),
                          embeddings=model.embed(self.pool) if hasattr(model, "embed") else None,
                          features=getattr(self.pool, "features", None), graph=getattr(self.pool, "graph", None),
                          round=r, cache=self._cache)

@@ -24,8 +24,10 @@ class PoolState:
     ``proba``: ``(N, C)`` class probabilities of the current model (mean over an ensemble);
     ``embeddings``: ``(N, H)`` model embeddings (or fingerprints); ``features``: ``(N, F)`` input
     features; ``graph``: the graph over the N items, if there is one; ``labelled``: boolean
-    ``(N,)``; ``round``: how many rounds were queried before this one; ``cache``: a dict a
-    strategy may keep derived data in across rounds (the pool is fixed).
+    ``(N,)`` (labelled by the oracle, or never to be queried); ``queried``: boolean ``(N,)``, the
+    items the oracle labelled (None: not told apart from ``labelled``); ``round``: how many rounds
+    were queried before this one; ``cache``: a dict a strategy may keep derived data in across
+    rounds (the pool is fixed).
     """
 
     labelled: np.ndarray
@@ -33,6 +35,7 @@ class PoolState:
     embeddings: np.ndarray | None = None
     features: torch.Tensor | None = None
     graph: Graph | None = None
+    queried: np.ndarray | None = None
     round: int = 0
     cache: dict = field(default_factory=dict)
 
@@ -226,9 +229,14 @@ class CoreSetSampling(Strategy):
 
 
 class FeatPropSampling(Strategy):
-    """FeatProp (Wu et al., 2019): k-means with n clusters on the K-step propagated features of
-    the unlabelled nodes, then the node nearest each centre. Model-free: the same every round
-    except for what is already labelled."""
+    """FeatProp (Wu et al., 2019): k-means on the K-step propagated features, then the node
+    nearest each centre. The paper picks its whole budget at once (as many clusters as labels);
+    asked batch by batch, it clusters the queried and unlabelled nodes into as many clusters as
+    there will be labels after this batch, and queries the nodes nearest the centres of the
+    clusters that hold no queried node, largest first. (Clustering only the unlabelled nodes
+    into a batch's worth of clusters finds nearly the same centres every round and spends the
+    budget on a few regions: 71 % on Cora against 78 % for random picks, 10 seeds.)
+    Model-free."""
 
     name = "featprop"
 
@@ -236,8 +244,17 @@ class FeatPropSampling(Strategy):
         self.steps = steps
 
     def _select(self, state, pool, n, rng):
-        x = propagated_features(state, self.steps)[torch.from_numpy(pool)]
-        return pool[nearest_to_centres(x, kmeans(x, n, rng))]
+        known = np.flatnonzero(state.queried) if state.queried is not None else np.zeros(0, dtype=np.int64)
+        ids = torch.from_numpy(np.concatenate([known, pool]))
+        x = propagated_features(state, self.steps)[ids]
+        centres = kmeans(x, min(len(ids), len(known) + n), rng)
+        assign = _sq_dist(x, centres).argmin(1)
+        size = torch.bincount(assign, minlength=len(centres))
+        covered = torch.zeros(len(centres), dtype=torch.bool)
+        covered[assign[: len(known)]] = True
+        # uncovered clusters by size, then (when too few) covered ones by size
+        order = torch.from_numpy(np.lexsort((-size.numpy(), covered.numpy())))
+        return pool[nearest_to_centres(x[len(known):], centres[order[:n]])]
 
 
 class AGESampling(Strategy):
@@ -274,8 +291,9 @@ class ScatterSample(Strategy):
        large enough to hold several distinct regions of the graph, small enough to stay among
        the items the model is unsure of). Uncertainty is the ``margin`` between the two most
        likely classes by default: entropy also rewards probability spread over classes that are
-       not in contention, and margin chose better batches on Cora and CiteSeer (10 seeds,
-       benchmarks/ACTIVE_LEARNING.md); for two classes the two rank items alike;
+       not in contention, and margin chose better batches on Cora and CiteSeer (10 seeds each,
+       GCN on raw 0/1 features: 81.4 vs 81.0 and 69.8 vs 69.0); for two classes the two rank
+       items alike;
     2. represent them by their input features propagated ``steps`` times over the graph
        (K = 2, as SGC: neighbourhoods of two hops describe a node's region); without a graph
        (molecule pools) the model embeddings are used instead;

@@ -27,7 +27,11 @@ from graphsci.activelearn import (STRATEGIES, ActiveLearner, GCNClassifier, Mole
 
 HERE = Path(__file__).parent
 RUNS = HERE / "active_learning_runs.jsonl"
-EPOCHS = 100  # per retraining; 200 (Kipf's) gave the same accuracy on Cora at 140 labels, at twice the time
+# Kipf & Welling's GCN as published: bag-of-words rows normalised to sum 1, 200 epochs per
+# retraining. On Cora's standard 140-label split it reaches 81.9 % (10 seeds; published 81.5);
+# the raw 0/1 rows with 100 epochs that earlier runs used reach 80.3 %.
+EPOCHS = 200
+PROTOCOL = {"features": "row-normalised", "epochs": EPOCHS}
 NODE_STRATEGIES = ["random", "uncertainty", "degree", "pagerank", "coreset", "featprop", "age", "scattersample"]
 # GRAIN (Zhang et al., VLDB 2021), Table 3, GCN at 20 labels per class
 PUBLISHED = {"cora": {"random": 78.8, "age": 82.5, "coreset": 82.6, "GRAIN": 84.2},
@@ -36,24 +40,24 @@ PUBLISHED = {"cora": {"random": 78.8, "age": 82.5, "coreset": 82.6, "GRAIN": 84.
 
 def node_data(name, root):
     """The pool (test nodes and unlabelled nodes never queried), labels, number of classes."""
-    from graphsci.data import load_npz_graph, load_planetoid
+    from graphsci.data import load_npz_graph, load_planetoid, row_normalise
     d = load_planetoid(name, root) if name in ("cora", "citeseer") else load_npz_graph(name, root, seed=0)
     test = torch.nonzero(d.test_mask)[:, 0].numpy()
     y = d.y.numpy()
-    return NodePool(d.graph, d.x, test, y[test], exclude=np.flatnonzero(y < 0)), y, d.num_classes
+    return NodePool(d.graph, row_normalise(d.x), test, y[test], exclude=np.flatnonzero(y < 0)), y, d.num_classes
 
 
 def one_per_class(y, candidates, classes, rng):
     return np.array([rng.choice(candidates[y[candidates] == c]) for c in range(classes)])
 
 
+def current(r) -> bool:
+    """Node runs of the current protocol (records without one used raw features, 100 epochs)."""
+    return r["dataset"] == "bbbp" or r.get("protocol") == PROTOCOL
+
+
 def done_keys():
-    keys = set()
-    if RUNS.exists():
-        for line in RUNS.read_text().splitlines():
-            r = json.loads(line)
-            keys.add((r["dataset"], r["strategy"], r["seed"]))
-    return keys
+    return {(r["dataset"], r["strategy"], r["seed"]) for r in load_runs() if current(r)}
 
 
 def run_nodes(datasets, strategies, seeds, root):
@@ -70,7 +74,7 @@ def run_nodes(datasets, strategies, seeds, root):
                 t0 = time.perf_counter()
                 curve = [(r["n_labels"], r["metrics"]["accuracy"], r["seconds"])
                          for r in learner.run(20 * classes, classes, initial=init, seed=seed)]
-                rec = {"dataset": name, "strategy": strategy, "seed": seed, "classes": classes,
+                rec = {"dataset": name, "strategy": strategy, "seed": seed, "classes": classes, "protocol": PROTOCOL,
                        "labels": [c[0] for c in curve], "accuracy": [c[1] for c in curve],
                        "seconds": time.perf_counter() - t0}
                 with RUNS.open("a") as f:
@@ -126,31 +130,40 @@ def load_runs():
     return [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
 
 
+def final_accuracy_table(runs, datasets) -> list[str]:
+    """Markdown rows: mean ± std test accuracy at the end of each run, strategy by dataset."""
+    lines = ["| strategy | " + " | ".join(f"{d} (seeds)" for d in datasets) + " |", "|---|" + "---|" * len(datasets)]
+    for s in NODE_STRATEGIES:
+        cells = []
+        for d in datasets:
+            acc = [r["accuracy"][-1] for r in runs if r["dataset"] == d and r["strategy"] == s]
+            cells.append(f"{100 * np.mean(acc):.1f} ± {100 * np.std(acc):.1f} ({len(acc)})" if acc else "-")
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = load_runs()
+    everything = load_runs()
+    runs = [r for r in everything if current(r)]
     lines = ["# Active learning", "", "Written by `benchmarks/active_learning.py` (raw runs: "
-             "`active_learning_runs.jsonl`). GCN (2 layers, 16 hidden, dropout 0.5, Adam 0.01, weight "
-             f"decay 5e-4, {EPOCHS} epochs on the labelled nodes), one random label per class to start, one "
+             "`active_learning_runs.jsonl`). GCN as Kipf & Welling (bag-of-words rows normalised to sum 1, 2 layers, "
+             f"16 hidden, dropout 0.5, Adam 0.01, weight decay 5e-4, {EPOCHS} epochs on the labelled nodes), one random label per class to start, one "
              "label per class queried per round, up to 20 per class; accuracy on test nodes that are "
              "never queried (Cora / CiteSeer: the Planetoid test set; Cora-ML: the nodes outside "
              "the seed-0 train/validation split). Mean ± std over seeds.", ""]
     datasets = [d for d in ("cora", "citeseer", "cora_ml") if any(r["dataset"] == d for r in runs)]
     if datasets:
-        lines += ["## Test accuracy (%) at 20 labels per class", "",
-                  "| strategy | " + " | ".join(f"{d} (seeds)" for d in datasets) + " |",
-                  "|---|" + "---|" * len(datasets)]
-        table = {}
-        for s in NODE_STRATEGIES:
-            cells = []
-            for d in datasets:
-                acc = [r["accuracy"][-1] for r in runs if r["dataset"] == d and r["strategy"] == s]
-                table[(d, s)] = acc
-                cells.append(f"{100 * np.mean(acc):.1f} ± {100 * np.std(acc):.1f} ({len(acc)})" if acc else "-")
-            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        lines += ["## Test accuracy (%) at 20 labels per class", ""] + final_accuracy_table(runs, datasets)
+        earlier = [r for r in everything if not current(r)]
+        if earlier:
+            lines += ["", "The same table for the runs of the earlier protocol (raw 0/1 bag-of-words rows, 100 "
+                      "epochs; the GCN then reached 80.3 % on Cora's standard split against the published 81.5 %, "
+                      "and 81.9 % with the published preprocessing):", ""]
+            lines += final_accuracy_table(earlier, datasets)
         lines += ["", "Published (GRAIN, VLDB 2021, GCN at 20 labels per class, their protocol):", "",
                   "| method | cora | citeseer |", "|---|---|---|"]
         for method in ("random", "age", "coreset", "GRAIN"):

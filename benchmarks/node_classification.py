@@ -26,7 +26,7 @@ from torch.nn import functional as F  # noqa: E402
 
 import graphsci  # noqa: E402
 from graphsci import nn as gnn  # noqa: E402
-from graphsci.data import load_planetoid  # noqa: E402
+from graphsci.data import load_planetoid, row_normalise  # noqa: E402
 from graphsci.nn.functional import dropout  # noqa: E402
 from graphsci.train import Trainer, seed_everything  # noqa: E402
 
@@ -64,10 +64,6 @@ CONFIGS = {  # the papers' settings
     "GCN": dict(model=GCN, lr=0.01, weight_decay=5e-4, max_epochs=200, patience=None),
     "GAT": dict(model=GAT, lr=0.005, weight_decay=5e-4, max_epochs=1000, patience=100),
 }
-
-
-def row_normalise(x):
-    return x / x.sum(1, keepdim=True).clamp(min=1)
 
 
 def accuracy_runs(name, arch, seeds, root):

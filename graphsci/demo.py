@@ -10,7 +10,7 @@ import time
 import torch
 
 from graphsci import ops
-from graphsci.data import load_planetoid
+from graphsci.data import load_planetoid, row_normalise
 from graphsci.graph import Graph
 from graphsci.nn.gcn import gcn_norm
 
@@ -38,8 +38,7 @@ def run(name: str, steps: int, root=None) -> dict:
     data = load_planetoid(name, root)
     t0 = time.perf_counter()
     g, w = gcn_norm(data.graph)
-    # Row-normalised bag-of-words, as in the GCN and SGC papers.
-    x = data.x / data.x.sum(1, keepdim=True).clamp(min=1)
+    x = row_normalise(data.x)
     smoothed = propagate(g, w, x, steps)
     t_prop = time.perf_counter() - t0
     best = None

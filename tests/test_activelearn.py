@@ -66,6 +66,37 @@ def test_scattersample_picks_from_different_clusters():
     assert set(y[unc].tolist()) == {2}
 
 
+def test_featprop_queries_the_clusters_that_hold_no_queried_node():
+    state, y = _state(labelled_ids=())
+    queried = np.zeros(len(y), dtype=bool)
+    queried[[3, 45, 90]] = True          # one node in each of clusters 0, 1 and 2
+    blocked = queried.copy()
+    blocked[[130, 131]] = True           # never to be queried (a test set), not labelled
+    state.labelled, state.queried = blocked, queried
+    # (seed 0: a k-means++ start that separates the five clusters; test_kmeans_and_pagerank
+    # covers the clustering itself)
+    ids = make_strategy("featprop").select(state, 2, np.random.default_rng(0))
+    assert sorted(y[ids].tolist()) == [3, 4] and not blocked[ids].any()
+
+
+def test_loop_tells_strategies_which_items_were_queried():
+    g, x, y = _clustered_graph()
+    seen = []
+
+    class Spy(ScatterSample):
+        def _select(self, state, pool, n, rng):
+            seen.append((state.queried.copy(), state.labelled.copy()))
+            return super()._select(state, pool, n, rng)
+
+    pool = NodePool(g, x, test_ids=np.arange(150, 200), test_labels=y[150:200])
+    learner = ActiveLearner(lambda: GCNClassifier(5, epochs=5), Spy(), pool, y)
+    records = list(learner.run(15, 5, initial=[0, 40, 80, 120, 140]))
+    queried, blocked = seen[0]
+    assert sorted(np.flatnonzero(queried).tolist()) == [0, 40, 80, 120, 140]
+    assert blocked[150:].all() and not queried[150:].any()
+    assert sorted(np.flatnonzero(seen[1][0]).tolist()) == sorted([0, 40, 80, 120, 140] + records[1]["queried"])
+
+
 def test_strategy_argument_checks():
     with pytest.raises(ValueError, match="unknown strategy"):
         make_strategy("nope")

@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from graphsci.data import load_planetoid
+from graphsci.data import load_planetoid, row_normalise
 from graphsci.data.planetoid import _DataUnpickler
 from conftest import SHARED_DATA
 
@@ -23,6 +23,16 @@ def test_planetoid_standard_split(name, nodes, edges, features, classes):
     pairs = set(zip(d.graph.src.tolist(), d.graph.dst.tolist()))
     assert len(pairs) == edges and all((v, u) in pairs for u, v in pairs)
     assert not bool((d.graph.src == d.graph.dst).any())
+
+
+def test_row_normalise_scales_rows_to_sum_one_and_keeps_empty_rows():
+    d = load_planetoid("citeseer", SHARED_DATA)  # has featureless rows
+    x = row_normalise(d.x)
+    sums = x.sum(1)
+    empty = d.x.sum(1) == 0
+    assert bool(empty.any()) and bool((sums[empty] == 0).all())
+    assert torch.allclose(sums[~empty], torch.ones(int((~empty).sum())))
+    assert torch.equal(x > 0, d.x > 0)  # the same words, rescaled
 
 
 def test_planetoid_errors(tmp_path):

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from graphsci import nn as gnn
-from graphsci.data import GraphDataset, collate, load_npz_graph, load_planetoid, load_tu
+from graphsci.data import (GraphDataset, collate, load_npz_graph, load_planetoid, load_tu,
+                           row_normalise)
 from graphsci.train import Trainer, accuracy, mae, rmse, roc_auc, seed_everything
 from graphsci.train.losses import masked_bce, masked_mse
 from conftest import SHARED_DATA
@@ -50,7 +51,7 @@ def test_masked_losses_ignore_nan():
 def test_node_training_with_early_stopping_on_cora():
     torch.set_num_threads(2)
     data = load_planetoid("cora", SHARED_DATA)
-    x = (data.x / data.x.sum(1, keepdim=True).clamp(min=1)).to_sparse()
+    x = row_normalise(data.x).to_sparse()
     seed_everything(0)
     model = GCN(x.shape[1], 16, 7)
     trainer = Trainer(max_epochs=200, lr=0.01, weight_decay=5e-4, patience=50, seed=0, progress=False)

@@ -6,6 +6,6 @@ from graphsci._lazy import lazy_exports
 _WHERE = {"graphsci.data.graphs": ["GraphDataset", "GraphSample", "collate"],
           "graphsci.data.npz": ["load_npz_graph"],
           "graphsci.data.paths": ["data_root"],
-          "graphsci.data.planetoid": ["NodeDataset", "load_planetoid"],
+          "graphsci.data.planetoid": ["NodeDataset", "load_planetoid", "row_normalise"],
           "graphsci.data.tu": ["load_tu"]}
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)
