@@ -150,8 +150,9 @@ def report():
     everything = load_runs()
     runs = [r for r in everything if current(r)]
     lines = ["# Active learning", "", "Written by `benchmarks/active_learning.py` (raw runs: "
-             "`active_learning_runs.jsonl`). GCN as Kipf & Welling (bag-of-words rows normalised to sum 1, 2 layers, "
-             f"16 hidden, dropout 0.5, Adam 0.01, weight decay 5e-4, {EPOCHS} epochs on the labelled nodes), one random label per class to start, one "
+             "`active_learning_runs.jsonl`). GCN as Kipf & Welling (bag-of-words rows normalised to sum 1, "
+             f"2 layers, 16 hidden, dropout 0.5, Adam 0.01, weight decay 5e-4, {EPOCHS} epochs on the labelled "
+             "nodes), one random label per class to start, one "
              "label per class queried per round, up to 20 per class; accuracy on test nodes that are "
              "never queried (Cora / CiteSeer: the Planetoid test set; Cora-ML: the nodes outside "
              "the seed-0 train/validation split). Mean ± std over seeds.", ""]
@@ -162,8 +163,8 @@ def report():
         if earlier:
             lines += ["", "The same table for the runs of the earlier protocol (raw 0/1 bag-of-words rows, 100 "
                       "epochs; the GCN then reached 80.3 % on Cora's standard split against the published 81.5 %, "
-                      "and 81.9 % with the published preprocessing; FeatProp there clustered only the unlabelled nodes, "
-                      "a batch's worth of clusters per round):", ""]
+                      "and 81.9 % with the published preprocessing; FeatProp there clustered only the unlabelled "
+                      "nodes, a batch's worth of clusters per round):", ""]
             lines += final_accuracy_table(earlier, datasets)
         lines += ["", "Published (GRAIN, VLDB 2021, GCN at 20 labels per class, their protocol):", "",
                   "| method | cora | citeseer |", "|---|---|---|"]
