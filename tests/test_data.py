@@ -33,6 +33,8 @@ def test_row_normalise_scales_rows_to_sum_one_and_keeps_empty_rows():
     assert bool(empty.any()) and bool((sums[empty] == 0).all())
     assert torch.allclose(sums[~empty], torch.ones(int((~empty).sum())))
     assert torch.equal(x > 0, d.x > 0)  # the same words, rescaled
+    weights = torch.tensor([[0.2, 0.3, 0.0], [0.0, 0.0, 0.0], [3.0, 1.0, 0.0]])  # sums below 1 too
+    assert torch.allclose(row_normalise(weights), torch.tensor([[0.4, 0.6, 0.0], [0.0, 0.0, 0.0], [0.75, 0.25, 0.0]]))
 
 
 def test_planetoid_errors(tmp_path):

@@ -65,9 +65,10 @@ class NodeDataset:
 
 
 def row_normalise(x: torch.Tensor) -> torch.Tensor:
-    """Bag-of-words rows scaled to sum 1, the GCN and SGC papers' preprocessing of citation
-    features; all-zero rows (CiteSeer's featureless nodes) stay zero."""
-    return x / x.sum(1, keepdim=True).clamp(min=1)
+    """Non-negative feature rows (bags of words) scaled to sum 1, the GCN and SGC papers'
+    preprocessing of citation features; all-zero rows (CiteSeer's featureless nodes) stay zero."""
+    sums = x.sum(1, keepdim=True)
+    return x / torch.where(sums > 0, sums, torch.ones_like(sums))
 
 
 def load_planetoid(name: str, root=None) -> NodeDataset:
