@@ -244,6 +244,8 @@ class FeatPropSampling(Strategy):
         self.steps = steps
 
     def _select(self, state, pool, n, rng):
+        if state.queried is not None and np.shape(state.queried) != np.shape(state.labelled):
+            raise ValueError(f"queried has shape {np.shape(state.queried)}, labelled {np.shape(state.labelled)}")
         known = np.flatnonzero(state.queried) if state.queried is not None else np.zeros(0, dtype=np.int64)
         ids = torch.from_numpy(np.concatenate([known, pool]))
         x = propagated_features(state, self.steps)[ids]

@@ -77,6 +77,9 @@ def test_featprop_queries_the_clusters_that_hold_no_queried_node():
     # covers the clustering itself)
     ids = make_strategy("featprop").select(state, 2, np.random.default_rng(0))
     assert sorted(y[ids].tolist()) == [3, 4] and not blocked[ids].any()
+    state.queried = queried[:10]
+    with pytest.raises(ValueError, match="queried has shape"):
+        make_strategy("featprop").select(state, 2, np.random.default_rng(0))
 
 
 def test_loop_tells_strategies_which_items_were_queried():

@@ -35,6 +35,10 @@ def test_row_normalise_scales_rows_to_sum_one_and_keeps_empty_rows():
     assert torch.equal(x > 0, d.x > 0)  # the same words, rescaled
     weights = torch.tensor([[0.2, 0.3, 0.0], [0.0, 0.0, 0.0], [3.0, 1.0, 0.0]])  # sums below 1 too
     assert torch.allclose(row_normalise(weights), torch.tensor([[0.4, 0.6, 0.0], [0.0, 0.0, 0.0], [0.75, 0.25, 0.0]]))
+    for bad in (torch.tensor([[1.0, -1.0]]), torch.tensor([[1.0, float("nan")]]), torch.ones(3),
+                weights.to_sparse()):
+        with pytest.raises(ValueError, match="row_normalise"):
+            row_normalise(bad)
 
 
 def test_planetoid_errors(tmp_path):

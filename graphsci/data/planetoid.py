@@ -66,7 +66,12 @@ class NodeDataset:
 
 def row_normalise(x: torch.Tensor) -> torch.Tensor:
     """Non-negative feature rows (bags of words) scaled to sum 1, the GCN and SGC papers'
-    preprocessing of citation features; all-zero rows (CiteSeer's featureless nodes) stay zero."""
+    preprocessing of citation features; all-zero rows (CiteSeer's featureless nodes) stay zero.
+    A dense 2-D tensor; negative or non-finite values raise ValueError (no sum makes them weights)."""
+    if not isinstance(x, torch.Tensor) or x.is_sparse or x.ndim != 2:
+        raise ValueError("row_normalise takes a dense (nodes, features) tensor")
+    if not bool(torch.isfinite(x).all()) or bool((x < 0).any()):
+        raise ValueError("row_normalise needs finite, non-negative features")
     sums = x.sum(1, keepdim=True)
     return x / torch.where(sums > 0, sums, torch.ones_like(sums))
 
