@@ -207,6 +207,24 @@ def propagated_features(state: PoolState, steps: int) -> torch.Tensor:
     return state.cache[key]
 
 
+def principal_components(x: torch.Tensor, dim: int | None) -> torch.Tensor:
+    """The rows of x on their leading ``dim`` principal components (x itself when it has no more
+    than ``dim`` columns or rows). Up to 512 columns from the exact eigenvectors of the covariance
+    (0.07 s for 100k x 128, where a randomized SVD took 2.6 s); wider, by a seeded randomized SVD
+    (1.4 s for CiteSeer's 3327 x 3703, where the covariance route took 30 s)."""
+    if dim is None or x.shape[1] <= dim or len(x) <= dim:
+        return x
+    centred = x - x.mean(0)
+    if x.shape[1] <= 512:
+        c64 = centred.to(torch.float64)
+        _, vectors = torch.linalg.eigh(c64.T @ c64)
+        return (c64 @ vectors[:, -dim:].flip(1)).to(x.dtype)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        u, s, _ = torch.svd_lowrank(centred, q=dim, niter=4)
+    return u * s
+
+
 class CoreSetSampling(Strategy):
     """Greedy k-center (Sener & Savarese, ICLR 2018): repeatedly take the unlabelled item
     farthest from everything labelled or already chosen, in the model's embedding space."""
@@ -300,22 +318,34 @@ class ScatterSample(Strategy):
        (K = 2, as SGC: neighbourhoods of two hops describe a node's region); without a graph
        (molecule pools) the model embeddings are used instead;
     3. k-means them into as many clusters as the batch size, and query the item nearest each
-       centre, so one batch never spends two labels on the same region.
+       centre, so one batch never spends two labels on the same region. With more than ``dim``
+       feature columns the clustering runs on the leading ``dim`` principal components of the
+       propagated features of the whole pool (computed once): bag-of-words rows have thousands
+       of sparse columns whose word-level noise dominates Euclidean distances, while the leading
+       components hold the topics (as in latent semantic analysis). With 64 components, over 20
+       seeds at 20 labels per class: Cora 81.3 vs 81.2 %, CiteSeer 71.1 vs 69.9 % (seeds 10-19
+       were not looked at when the setting was chosen). ``dim=None`` clusters the raw columns.
     """
 
     name = "scattersample"
 
     def __init__(self, candidates: int | None = None, candidate_factor: int = 10, steps: int = 2,
-                 measure: str = "margin"):
+                 measure: str = "margin", dim: int | None = 64):
         uncertainty_scores(np.full((1, 2), 0.5), measure)
+        if dim is not None and dim < 1:
+            raise ValueError(f"dim must be a positive number of components or None, got {dim}")
         self.candidates, self.candidate_factor, self.steps, self.measure = candidates, candidate_factor, steps, measure
+        self.dim = dim
 
     def _select(self, state, pool, n, rng):
         proba = _need(state, "proba", self.name)
         m = min(len(pool), max(n, self.candidates or self.candidate_factor * n))
         cand = _top(uncertainty_scores(proba[pool], self.measure), pool, m, rng)
         if state.graph is not None and state.features is not None:
-            x = propagated_features(state, self.steps)[torch.from_numpy(cand)]
+            key = f"scatter-space:{self.steps}:{self.dim}"
+            if key not in state.cache:  # the pool is fixed: once per run
+                state.cache[key] = principal_components(propagated_features(state, self.steps), self.dim)
+            x = state.cache[key][torch.from_numpy(cand)]
         else:
             x = torch.as_tensor(_need(state, "embeddings", self.name), dtype=torch.float32)[torch.from_numpy(cand)]
         return cand[nearest_to_centres(x, kmeans(x, n, rng))]

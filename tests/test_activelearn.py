@@ -165,3 +165,32 @@ def test_molecule_pool_with_scattersample():
     assert [r["n_labels"] for r in records] == [10, 20, 30]
     assert 0 <= records[-1]["metrics"]["roc_auc"] <= 1
     assert pool.fingerprints().shape == (120, 2048)
+
+
+def test_principal_components_keep_the_distances_of_low_rank_rows():
+    from graphsci.activelearn.strategies import principal_components
+    gen = torch.Generator().manual_seed(0)
+    rows = (torch.randn(300, 5, generator=gen, dtype=torch.float64)
+            @ torch.randn(5, 600, generator=gen, dtype=torch.float64) + 3.0)  # rank 5, shifted
+    z = principal_components(rows, 8)
+    assert z.shape == (300, 8)
+    assert torch.allclose(torch.cdist(z, z), torch.cdist(rows, rows), atol=1e-4)
+    assert torch.equal(z, principal_components(rows, 8))          # seeded: same every call
+    narrow = rows[:, :100]                                         # <= 512 columns: the exact (covariance) route
+    zn = principal_components(narrow, 8)
+    assert zn.shape == (300, 8)
+    assert torch.allclose(torch.cdist(zn, zn), torch.cdist(narrow, narrow), atol=1e-4)
+    assert principal_components(rows, 300) is rows                # nothing to reduce
+    assert principal_components(rows, None) is rows
+    with pytest.raises(ValueError, match="dim must be"):
+        ScatterSample(dim=0)
+
+
+def test_scattersample_clusters_wide_features_on_their_components():
+    state, y = _state()
+    wide = torch.cat([state.features, torch.zeros(len(y), 100)], 1)  # 108 columns > dim
+    state.features = wide
+    state.proba = np.full((len(y), 5), 0.2)
+    ids = ScatterSample(candidates=200, dim=4).select(state, 5, np.random.default_rng(0))
+    assert sorted(y[ids].tolist()) == [0, 1, 2, 3, 4]
+    assert state.cache["scatter-space:2:4"].shape == (len(y), 4)
