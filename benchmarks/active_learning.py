@@ -4,7 +4,8 @@ Node classification (GCN, Kipf & Welling settings) on Cora, CiteSeer and Cora-ML
 one random label per class, query one label per class per round (a batch of C), up to 20
 labels per class; test accuracy on the standard test nodes (Cora, CiteSeer: the Planetoid
 1000; Cora-ML: the nodes outside the seed-0 train/validation split), never queried. Every
-strategy, seeds 0-9. Molecule pool: BBBP (scaffold split 80/10/10 as pool / - / test), ensemble
+strategy, seeds 0-9; random, uncertainty and ScatterSample on Cora and CiteSeer also seeds 10-19
+(`--seeds 20`). Molecule pool: BBBP (scaffold split 80/10/10 as pool / - / test), ensemble
 D-MPNN, ROC-AUC against labels used. Selection speed: ScatterSample on a random graph of 100k
 nodes, 1M edges, 128 features, M = 2000.
 
