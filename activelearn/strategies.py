@@ -324,8 +324,7 @@ class ScatterSample(Strategy):
        of sparse columns whose word-level noise dominates Euclidean distances, while the leading
        components hold the topics (as in latent semantic analysis). At 20 labels per class, with
        64 components against the raw columns: Cora 81.4 vs 81.2 % (20 seeds), CiteSeer 70.6 vs
-       69.9 % (20 seeds), Cora-ML 83.1 vs 81.7 % (10 seeds), with smaller spread over seeds
-       (benchmarks/ACTIVE_LEARNING.md). ``dim=None`` clusters the raw columns.
+       69.9 % (20 seeds), Cora-ML 83.1 vs 81.7 % (10 seeds; benchmarks/ACTIVE_LEARNING.md). ``dim=None`` clusters the raw columns.
     """
 
     name = "scattersample"
