@@ -123,6 +123,9 @@ class NodePool:
     def __init__(self, graph: Graph, features: torch.Tensor, test_ids=None, test_labels=None, exclude=None):
         if features.shape[0] != graph.num_nodes:
             raise ValueError(f"features have {features.shape[0]} rows for {graph.num_nodes} nodes")
+        values = features.coalesce().values() if features.is_sparse else features
+        if not torch.isfinite(values).all():  # NaN would reach every model and strategy unnoticed
+            raise ValueError("features hold NaN or infinite values")
         self.graph, self.features = graph, features
         self.feature_graph = _FeatureGraph(features)
         self.test_ids = np.zeros(0, dtype=np.int64) if test_ids is None else np.asarray(test_ids, dtype=np.int64)

@@ -214,6 +214,8 @@ def principal_components(x: torch.Tensor, dim: int | None) -> torch.Tensor:
     (1.4 s for CiteSeer's 3327 x 3703, where the covariance route took 30 s)."""
     if dim is None or x.shape[1] <= dim or len(x) <= dim:
         return x
+    if not torch.isfinite(x).all():
+        raise ValueError("features hold NaN or infinite values; principal components would be meaningless")
     centred = x - x.mean(0)
     if x.shape[1] <= 512:
         c64 = centred.to(torch.float64)
@@ -324,7 +326,8 @@ class ScatterSample(Strategy):
        of sparse columns whose word-level noise dominates Euclidean distances, while the leading
        components hold the topics (as in latent semantic analysis). At 20 labels per class, with
        64 components against the raw columns: Cora 81.4 vs 81.2 % (20 seeds), CiteSeer 70.6 vs
-       69.9 % (20 seeds), Cora-ML 83.1 vs 81.7 % (10 seeds; benchmarks/ACTIVE_LEARNING.md). ``dim=None`` clusters the raw columns.
+       69.9 % (20 seeds), Cora-ML 83.1 vs 81.7 % (10 seeds; benchmarks/ACTIVE_LEARNING.md).
+       ``dim=None`` clusters the raw columns.
     """
 
     name = "scattersample"
@@ -332,8 +335,8 @@ class ScatterSample(Strategy):
     def __init__(self, candidates: int | None = None, candidate_factor: int = 10, steps: int = 2,
                  measure: str = "margin", dim: int | None = 64):
         uncertainty_scores(np.full((1, 2), 0.5), measure)
-        if dim is not None and dim < 1:
-            raise ValueError(f"dim must be a positive number of components or None, got {dim}")
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1):
+            raise ValueError(f"dim must be a positive number of components or None, got {dim!r}")
         self.candidates, self.candidate_factor, self.steps, self.measure = candidates, candidate_factor, steps, measure
         self.dim = dim
 

@@ -142,6 +142,11 @@ def load_runs():
     return [json.loads(line) for line in RUNS.read_text().splitlines()] if RUNS.exists() else []
 
 
+def mean_cell(acc) -> str:
+    """Accuracies (fractions) as "mean ± std (n)" in percent."""
+    return f"{100 * np.mean(acc):.1f} ± {100 * np.std(acc):.1f} ({len(acc)})"
+
+
 def final_accuracy_table(runs, datasets) -> list[str]:
     """Markdown rows: mean ± std test accuracy at the end of each run, strategy by dataset."""
     lines = ["| strategy | " + " | ".join(f"{d} (seeds)" for d in datasets) + " |", "|---|" + "---|" * len(datasets)]
@@ -149,7 +154,7 @@ def final_accuracy_table(runs, datasets) -> list[str]:
         cells = []
         for d in datasets:
             acc = [r["accuracy"][-1] for r in runs if r["dataset"] == d and r["strategy"] == s]
-            cells.append(f"{100 * np.mean(acc):.1f} ± {100 * np.std(acc):.1f} ({len(acc)})" if acc else "-")
+            cells.append(mean_cell(acc) if acc else "-")
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     return lines
 
@@ -191,7 +196,7 @@ def report():
         if raw:
             lines += ["", "ScatterSample clustering the raw propagated columns (`dim=None`, the default before it "
                       "used 64 principal components), same protocol: " + ", ".join(
-                          f"{d} {100 * np.mean(a):.1f} ± {100 * np.std(a):.1f} ({len(a)})"
+                          f"{d} {mean_cell(a)}"
                           for d in datasets if (a := [r["accuracy"][-1] for r in raw if r["dataset"] == d])) + "."]
         earlier = [r for r in everything if not current_protocol(r)]
         if earlier:

@@ -182,8 +182,17 @@ def test_principal_components_keep_the_distances_of_low_rank_rows():
     assert torch.allclose(torch.cdist(zn, zn), torch.cdist(narrow, narrow), atol=1e-4)
     assert principal_components(rows, 300) is rows                # nothing to reduce
     assert principal_components(rows, None) is rows
-    with pytest.raises(ValueError, match="dim must be"):
-        ScatterSample(dim=0)
+    for bad in (0, 2.5, "64", True):
+        with pytest.raises(ValueError, match="dim must be"):
+            ScatterSample(dim=bad)
+    broken = rows.clone()
+    broken[3, 7] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        principal_components(broken, 8)
+    g, x, y = _clustered_graph()
+    x[4, 0] = float("inf")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        NodePool(g, x, test_ids=[0], test_labels=[0])
 
 
 def test_scattersample_clusters_wide_features_on_their_components():
