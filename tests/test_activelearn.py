@@ -203,3 +203,39 @@ def test_scattersample_clusters_wide_features_on_their_components():
     ids = ScatterSample(candidates=200, dim=4).select(state, 5, np.random.default_rng(0))
     assert sorted(y[ids].tolist()) == [0, 1, 2, 3, 4]
     assert state.cache["scatter-space:2:4"].shape == (len(y), 4)
+    typ = state.cache["typicality:scatter-space:2:4"]  # filled for the candidates only, kept for later rounds
+    assert torch.isfinite(typ).sum() == len(state.unlabelled) and torch.isfinite(typ[ids]).all()
+    again = ScatterSample(candidates=200, dim=4).select(state, 5, np.random.default_rng(0))
+    assert np.array_equal(ids, again)
+
+
+def test_typicality_is_the_inverse_mean_distance_to_the_nearest_rows():
+    from graphsci.activelearn.strategies import typicality
+    gen = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(200, 3, generator=gen, dtype=torch.float64) * 0.1,      # a dense blob
+                   torch.randn(20, 3, generator=gen, dtype=torch.float64) * 5 + 10])   # a sparse one
+    rows = np.array([0, 5, 150, 201, 219])
+    reference = 1.0 / torch.cdist(x, x).sort(1).values[:, 1:21].mean(1)
+    assert torch.allclose(typicality(x, rows, chunk=2), reference[rows])
+    assert typicality(x, rows)[:3].min() > typicality(x, rows)[3:].max()
+    assert torch.allclose(typicality(x[:4], [0, 3]), 1.0 / torch.cdist(x[:4], x[:4]).sort(1).values[[0, 3], 1:].mean(1))
+    assert typicality(x[:1], [0]).tolist() == [1.0]   # nothing to compare with
+    assert torch.isfinite(typicality(torch.zeros(5, 2), [0, 1])).all()  # duplicates: large, not inf / NaN
+
+
+def test_scattersample_queries_the_typical_candidate_of_each_cluster():
+    gen = torch.Generator().manual_seed(1)
+    core = torch.randn(40, 2, generator=gen) * 0.1
+    group = torch.cat([core, torch.tensor([[0.2, 0.0], [3.0, 0.0], [3.0, 0.2]])])  # rows 40-42 are the candidates
+    emb = torch.cat([group, group + 100.0]).numpy()
+    n = len(emb)
+    proba = np.tile([0.99, 0.01], (n, 1))
+    candidates = [40, 41, 42, 83, 84, 85]
+    proba[candidates] = 0.5
+    state = PoolState(labelled=np.zeros(n, dtype=bool), proba=proba, embeddings=emb)
+    typical = ScatterSample(candidates=6).select(state, 2, np.random.default_rng(0))
+    assert sorted(typical.tolist()) == [40, 83]  # inside the dense cores
+    centre = ScatterSample(candidates=6, pick="centre").select(state, 2, np.random.default_rng(0))
+    assert set(centre.tolist()) <= {41, 42, 84, 85}  # the centres sit between the two outliers
+    with pytest.raises(ValueError, match="pick must be"):
+        ScatterSample(pick="nearest")
