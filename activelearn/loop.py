@@ -246,11 +246,18 @@ class MoleculePool:
 
 class MoleculeEnsemble:
     """A MoleculePropertyPredictor ensemble (binary classification): the ensemble mean is the
-    probability strategies read; molecule fingerprints are the embedding space."""
+    probability strategies read; molecule fingerprints are the embedding space.
+
+    Defaults suit the few hundred labels of an active-learning run: the mean readout and RDKit
+    descriptors beside the learned vector. On BBBP's scaffold split with 40 / 200 random labels
+    (2 seeds, 30 epochs) they gave test ROC-AUC 0.68 / 0.67, against 0.53-0.59 / 0.57-0.62 for the
+    mean readout alone and below 0.5 for the predictor's ``norm`` readout, whose sum over atoms
+    scaled for full datasets barely trains in so few steps."""
 
     def __init__(self, **params):
         self.params = {"task": "classification", "n_models": 3, "epochs": 30, "hidden": 128,
-                       "ffn_hidden": 128, "progress": False, "val_fraction": 0.15, **params}
+                       "ffn_hidden": 128, "readout": "mean", "mol_features": "rdkit2d",
+                       "progress": False, "val_fraction": 0.15, **params}
 
     def fit(self, pool: MoleculePool, ids, labels, seed: int = 0):
         from graphsci.chem import MoleculePropertyPredictor

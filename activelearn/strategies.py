@@ -365,7 +365,7 @@ class ScatterSample(Strategy):
        neighbours), with ``pick="centre"`` (the paper's choice) the one nearest the centre. A few
        hundred labels is the low-budget regime, where labels on typical items carry over to more
        of the pool than labels on outliers (TypiClust, Hacohen et al., ICML 2022): at 20 labels
-       per class, typical against centre picks gave Cora 81.9 vs 81.4 % and CiteSeer 71.8 vs
+       per class, typical against centre picks gave Cora 82.3 vs 81.4 % and CiteSeer 71.8 vs
        70.6 % (20 seeds each; benchmarks/ACTIVE_LEARNING.md has the full comparison, and the raw
        columns against 64 components).
     """
