@@ -400,7 +400,8 @@ class ScatterSample(Strategy):
         if key is None:
             typ = typicality(space, cand)
         else:  # a node's typicality is fixed with the space: computed once, for candidates only
-            known = state.cache.setdefault(f"typicality:{key}", torch.full((len(space),), float("nan"), dtype=space.dtype))
+            known = state.cache.setdefault(f"typicality:{key}",
+                                           torch.full((len(space),), float("nan"), dtype=space.dtype))
             todo = cand[torch.isnan(known[torch.from_numpy(cand)]).numpy()]
             if len(todo):
                 known[torch.from_numpy(todo)] = typicality(space, todo)
