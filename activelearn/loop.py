@@ -250,7 +250,7 @@ class MoleculeEnsemble:
 
     Defaults suit the few hundred labels of an active-learning run: the mean readout and RDKit
     descriptors beside the learned vector. On BBBP's scaffold split with 40 / 200 random labels
-    (2 seeds, 30 epochs) they gave test ROC-AUC 0.68 / 0.67, against 0.53-0.59 / 0.57-0.62 for the
+    (2 seeds, 30 epochs) they gave test ROC-AUC 0.68 / 0.67, against 0.51-0.59 / 0.57-0.62 for the
     mean readout alone and below 0.5 for the predictor's ``norm`` readout, whose sum over atoms
     scaled for full datasets barely trains in so few steps."""
 

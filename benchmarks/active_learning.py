@@ -4,8 +4,8 @@ Node classification (GCN, Kipf & Welling settings) on Cora, CiteSeer and Cora-ML
 one random label per class, query one label per class per round (a batch of C), up to 20
 labels per class; test accuracy on the standard test nodes (Cora, CiteSeer: the Planetoid
 1000; Cora-ML: the nodes outside the seed-0 train/validation split), never queried. Every
-strategy, seeds 0-9; random, uncertainty and ScatterSample on Cora and CiteSeer also seeds 10-19
-(`--seeds 20`). Molecule pool: BBBP (scaffold split 80/10/10 as pool / - / test), ensemble
+strategy, seeds 0-9; random, uncertainty and ScatterSample on Cora and CiteSeer also seeds 10-29
+(`--seeds 30`). Molecule pool: BBBP (scaffold split 80/10/10 as pool / - / test), ensemble
 D-MPNN, ROC-AUC against labels used. Selection speed: ScatterSample on a random graph of 100k
 nodes, 1M edges, 128 features, M = 2000.
 
@@ -119,11 +119,13 @@ def run_molecules(root, seeds, strategies=MOLECULE_STRATEGIES, budget=200, batch
         for seed in range(seeds):
             if ("bbbp", strategy, seed) in done:
                 continue
-            learner = ActiveLearner(lambda: MoleculeEnsemble(epochs=MOLECULE_PROTOCOL["epochs"]), strategy, pool, y)
+            model = lambda: MoleculeEnsemble(epochs=MOLECULE_PROTOCOL["epochs"])  # noqa: E731
+            learner = ActiveLearner(model, strategy, pool, y)
             t0 = time.perf_counter()
             curve = [(r["n_labels"], r["metrics"]["roc_auc"]) for r in learner.run(budget, batch, initial=batch, seed=seed)]
             rec = {"dataset": "bbbp", "strategy": strategy, "seed": seed, "protocol": MOLECULE_PROTOCOL,
-                   **({"variant": VARIANTS[strategy]} if strategy in VARIANTS else {}), "labels": [c[0] for c in curve],
+                   **({"variant": VARIANTS[strategy]} if strategy in VARIANTS else {}),
+                   "labels": [c[0] for c in curve],
                    "roc_auc": [c[1] for c in curve], "seconds": time.perf_counter() - t0}
             with RUNS.open("a") as f:
                 f.write(json.dumps(rec) + "\n")
