@@ -10,11 +10,15 @@ from typing import Sequence
 import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem import Descriptors
+from rdkit.Chem.EState import EStateIndices
 
 # The slowest RDKit descriptors (QED, the information-content and synthetic-complexity scores,
 # Bertz complexity) cost more than all the others together and add little here.
 _SLOW = {"qed", "Ipc", "AvgIpc", "SPS", "BertzCT"}
 DESCRIPTOR_SETS = {"rdkit2d": tuple(name for name, _ in Descriptors.descList if name not in _SLOW)}
+# RDKit recomputes the E-state indices (a Python loop over atom pairs) for each of these unless
+# told to reuse the copy it caches on the molecule; reusing it saves a fifth of the time.
+_REUSE_ESTATE = {"MaxEStateIndex", "MinEStateIndex", "MaxAbsEStateIndex", "MinAbsEStateIndex"}
 
 
 def descriptor_names(kind: str) -> tuple[str, ...]:
@@ -33,9 +37,11 @@ def _compute_chunk(args) -> np.ndarray:
             mol = Chem.MolFromSmiles(s)
             if mol is None:
                 continue
+            EStateIndices(mol)     # caches them on mol; the E-state VSA bins reuse it too
             for j, name in enumerate(names):
                 try:
-                    out[i, j] = functions[name](mol)
+                    out[i, j] = (functions[name](mol, force=False) if name in _REUSE_ESTATE
+                                 else functions[name](mol))
                 except (ValueError, RuntimeError, ZeroDivisionError, OverflowError):
                     pass     # left NaN: imputed when standardised
     out[~np.isfinite(out)] = np.nan
