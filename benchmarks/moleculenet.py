@@ -10,7 +10,8 @@ whole ``chemprop train`` process, whose start-up is a few seconds).
 
 An ensemble (``n_models`` > 1 in MODEL_PARAMS) scores the mean of its members' outputs; its
 record also lists each member's own test score. Seed s trains members s*n .. s*n + n - 1, so
-the ensembles of different seeds share no member.
+the ensembles of different seeds share no member. Each member's test outputs are kept in
+benchmarks/moleculenet_members/ as it finishes, so a stopped ensemble resumes at its next member.
 
 Finished runs are appended to benchmarks/moleculenet_runs.jsonl and skipped when the script is
 started again, so a long run can be resumed (``--rerun`` measures them again; the report keeps
@@ -46,6 +47,7 @@ RDLogger.DisableLog("rdApp.*")
 HERE = Path(__file__).parent
 RUNS = HERE / "moleculenet_runs.jsonl"
 REPORT = HERE / "MOLECULENET.md"
+MEMBERS = HERE / "moleculenet_members"
 
 # name: file, target columns (None: every column but smiles), task
 DATASETS = {
@@ -56,13 +58,15 @@ DATASETS = {
     "sider": ("sider.csv", None, "classification"),
     "hiv": ("hiv.csv.gz", ["HIV_active"], "classification"),
 }
-OURS = ("dmpnn+rdkit-ens3", "dmpnn+rdkit", "dmpnn", "dmpnn-mean+rdkit", "dmpnn-mean", "attentivefp", "gin", "gcn", "gat")
+OURS = ("dmpnn+rdkit-3x50", "dmpnn+rdkit-3x20", "dmpnn+rdkit", "dmpnn", "dmpnn-mean+rdkit", "dmpnn-mean", "attentivefp", "gin", "gcn", "gat")
 # Per-model settings; everything else is MoleculePropertyPredictor's defaults (50 epochs,
 # batch 50, lr 1e-3 with chemprop's warm-up/decay schedule, hidden 300, depth 3, "norm"
-# readout). The "-mean" D-MPNNs are the earlier default, mean readout. "-ens3" averages three
-# members of 20 epochs each, so it costs 1.2 single 50-epoch fits (HIV: about 75 min at 1 thread).
+# readout). The "-mean" D-MPNNs are the earlier default, mean readout. "-3xE" averages three
+# members of E epochs each (HIV: 3x20 costs 1.2 single 50-epoch fits, 3x50 three, about 3 h at
+# 1 thread).
 MODEL_PARAMS = {
-    "dmpnn+rdkit-ens3": {"arch": "dmpnn", "mol_features": "rdkit2d", "n_models": 3, "epochs": 20},
+    "dmpnn+rdkit-3x50": {"arch": "dmpnn", "mol_features": "rdkit2d", "n_models": 3},
+    "dmpnn+rdkit-3x20": {"arch": "dmpnn", "mol_features": "rdkit2d", "n_models": 3, "epochs": 20},
     "dmpnn+rdkit": {"arch": "dmpnn", "mol_features": "rdkit2d"},
     "dmpnn": {"arch": "dmpnn"},
     "dmpnn-mean+rdkit": {"arch": "dmpnn", "mol_features": "rdkit2d", "readout": "mean"},
@@ -95,12 +99,8 @@ def score(task, pred, y):
     return rmse(pred, y) if task == "regression" else roc_auc(pred, y)
 
 
-def run_ours(name, df, targets, task, parts, seed, epochs):
-    """(test score, training seconds, each ensemble member's test score or None)."""
-    train, val, test = (df.iloc[p] for p in parts)
-    params = {"epochs": epochs, **MODEL_PARAMS[name]}
-    # member m trains with seed + m: spacing the seeds keeps the ensembles of seeds 0, 1, 2 disjoint
-    seed = seed * params.get("n_models", 1)
+def _fit_predict(params, task, train, val, test, targets, seed):
+    """One predictor's test outputs (molecules, tasks) in target units, and its training seconds."""
     model = MoleculePropertyPredictor(task=task, seed=seed, progress=False, **params)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -108,10 +108,39 @@ def run_ours(name, df, targets, task, parts, seed, epochs):
         model.fit(train["smiles"], train[targets].to_numpy(), target_cols=targets,
                   eval_set=(val["smiles"], val[targets].to_numpy()))
     seconds = time.perf_counter() - t0
-    raw, _ = model._raw(test["smiles"].tolist())   # (members, molecules, tasks) in target units
+    raw, _ = model._raw(test["smiles"].tolist())
+    return raw.mean(0), seconds
+
+
+def run_ours(name, ds, split, df, targets, task, parts, seed, epochs):
+    """(test score, training seconds, each ensemble member's test score or None).
+
+    An ensemble of n trains its members as separate predictors, member m with seed s*n + m: the
+    same members as ``MoleculePropertyPredictor(n_models=n, seed=s*n)`` (whose member m trains
+    with its seed + m), and disjoint across benchmark seeds. Each member's test outputs are kept
+    in moleculenet_members/, so an ensemble longer than one sitting resumes at its next member."""
+    train, val, test = (df.iloc[p] for p in parts)
+    params = {"epochs": epochs, **MODEL_PARAMS[name]}
+    n = params.pop("n_models", 1)
     y = test[targets].to_numpy()
-    members = [score(task, r, y) for r in raw] if len(raw) > 1 else None
-    return score(task, raw.mean(0), y), seconds, members
+    if n == 1:
+        pred, seconds = _fit_predict(params, task, train, val, test, targets, seed)
+        return score(task, pred, y), seconds, None
+    outputs, seconds = [], 0.0
+    for m in range(n):
+        path = MEMBERS / f"{ds}-{split}-s{seed}-{name}-m{m}.npz"
+        if path.exists():
+            kept = np.load(path)
+            pred, secs = kept["pred"], float(kept["seconds"])
+            if pred.shape != y.shape:
+                raise RuntimeError(f"{path} holds outputs of shape {pred.shape}, the test set is {y.shape}")
+        else:
+            pred, secs = _fit_predict(params, task, train, val, test, targets, seed * n + m)
+            MEMBERS.mkdir(exist_ok=True)
+            np.savez_compressed(path, pred=pred, seconds=secs, threads=torch.get_num_threads())
+        outputs.append(pred)
+        seconds += secs
+    return score(task, np.mean(outputs, 0), y), seconds, [score(task, o, y) for o in outputs]
 
 
 def run_chemprop(df, targets, task, parts, seed, epochs):
@@ -162,7 +191,7 @@ def report():
              "**Bold**: the best of the row. `dmpnn+rdkit` is our D-MPNN with RDKit 2-D descriptors",
              "beside the learned molecule vector (`mol_features=\"rdkit2d\"`). `dmpnn` uses the default",
              "`norm` readout (sum of atom vectors / 100, chemprop's); `dmpnn-mean` the mean readout.",
-             "`dmpnn+rdkit-ens3` averages the outputs of three `dmpnn+rdkit` members of 20 epochs each",
+             "`dmpnn+rdkit-3x50` / `-3x20` average the outputs of three `dmpnn+rdkit` members of 50 / 20 epochs",
              "(the runs file lists each member's own test score).", ""]
     for split in ("random", "scaffold"):
         sub = runs[runs["split"] == split]
@@ -302,7 +331,7 @@ def main(argv=None):
                         if model == "chemprop":
                             value, secs = run_chemprop(df, targets, task, parts, seed, epochs)
                         else:
-                            value, secs, members = run_ours(model, df, targets, task, parts, seed, epochs)
+                            value, secs, members = run_ours(model, ds, split, df, targets, task, parts, seed, epochs)
                         record = dict(zip(("dataset", "split", "seed", "model", "epochs"), key),
                                       score=value, seconds=secs, n_train=len(parts[0]),
                                       n_test=len(parts[2]), command=command,
