@@ -58,7 +58,8 @@ DATASETS = {
     "sider": ("sider.csv", None, "classification"),
     "hiv": ("hiv.csv.gz", ["HIV_active"], "classification"),
 }
-OURS = ("dmpnn+rdkit-3x50", "dmpnn+rdkit-3x20", "dmpnn+rdkit", "dmpnn", "dmpnn-mean+rdkit", "dmpnn-mean", "attentivefp", "gin", "gcn", "gat")
+OURS = ("dmpnn+rdkit-3x50", "dmpnn+rdkit-3x20", "dmpnn+rdkit", "dmpnn", "dmpnn-mean+rdkit", "dmpnn-mean",
+        "attentivefp", "gin", "gcn", "gat")
 # Per-model settings; everything else is MoleculePropertyPredictor's defaults (50 epochs,
 # batch 50, lr 1e-3 with chemprop's warm-up/decay schedule, hidden 300, depth 3, "norm"
 # readout). The "-mean" D-MPNNs are the earlier default, mean readout. "-3xE" averages three
