@@ -131,8 +131,11 @@ def run_ours(name, ds, split, df, targets, task, parts, seed, epochs):
     for m in range(n):
         path = MEMBERS / f"{ds}-{split}-s{seed}-{name}-m{m}.npz"
         if path.exists():
-            kept = np.load(path)
-            pred, secs = kept["pred"], float(kept["seconds"])
+            try:
+                with np.load(path) as kept:
+                    pred, secs = kept["pred"], float(kept["seconds"])
+            except (OSError, ValueError, KeyError) as err:
+                raise RuntimeError(f"{path} is unreadable ({err}); delete it to train that member again") from err
             if pred.shape != y.shape:
                 raise RuntimeError(f"{path} holds outputs of shape {pred.shape}, the test set is {y.shape}")
         else:

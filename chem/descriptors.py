@@ -37,7 +37,10 @@ def _compute_chunk(args) -> np.ndarray:
             mol = Chem.MolFromSmiles(s)
             if mol is None:
                 continue
-            EStateIndices(mol)     # caches them on mol; the E-state VSA bins reuse it too
+            try:
+                EStateIndices(mol)     # caches them on mol; the E-state VSA bins reuse it too
+            except (ValueError, RuntimeError, ZeroDivisionError, OverflowError):
+                pass     # each E-state descriptor then fails on its own and is left NaN
             for j, name in enumerate(names):
                 try:
                     out[i, j] = (functions[name](mol, force=False) if name in _REUSE_ESTATE
