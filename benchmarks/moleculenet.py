@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -113,8 +114,9 @@ def _fit_predict(params, task, train, val, test, targets, seed):
     return raw.mean(0), seconds
 
 
-def run_ours(name, ds, split, df, targets, task, parts, seed, epochs):
-    """(test score, training seconds, each ensemble member's test score or None).
+def run_ours(name, ds, split, df, targets, task, parts, seed, epochs, only=None):
+    """(test score, training seconds, each ensemble member's test score or None), or None while
+    a member outside ``only`` (the member indices this process may train) is not on disk yet.
 
     An ensemble of n trains its members as separate predictors, member m with seed s*n + m: the
     same members as ``MoleculePropertyPredictor(n_models=n, seed=s*n)`` (whose member m trains
@@ -138,12 +140,21 @@ def run_ours(name, ds, split, df, targets, task, parts, seed, epochs):
                 raise RuntimeError(f"{path} is unreadable ({err}); delete it to train that member again") from err
             if pred.shape != y.shape:
                 raise RuntimeError(f"{path} holds outputs of shape {pred.shape}, the test set is {y.shape}")
+        elif only is not None and m not in only:
+            outputs = None   # another process trains it; keep training ours
+            continue
         else:
             pred, secs = _fit_predict(params, task, train, val, test, targets, seed * n + m)
             MEMBERS.mkdir(exist_ok=True)
-            np.savez_compressed(path, pred=pred, seconds=secs, threads=torch.get_num_threads())
-        outputs.append(pred)
-        seconds += secs
+            part = path.with_name(path.name + ".part")   # a process polling for it never reads half a file
+            with open(part, "wb") as fh:
+                np.savez_compressed(fh, pred=pred, seconds=secs, threads=torch.get_num_threads())
+            os.replace(part, path)
+        if outputs is not None:
+            outputs.append(pred)
+            seconds += secs
+    if outputs is None:
+        return None
     return score(task, np.mean(outputs, 0), y), seconds, [score(task, o, y) for o in outputs]
 
 
@@ -316,6 +327,9 @@ def main(argv=None):
     parser.add_argument("--data", default=None)
     parser.add_argument("--report", action="store_true", help="only rebuild MOLECULENET.md")
     parser.add_argument("--rerun", action="store_true", help="measure runs again that are already recorded")
+    parser.add_argument("--members", nargs="+", type=int, default=None,
+                        help="train only these ensemble members (to split one ensemble over processes); "
+                             "the record is written by the run that finds all members on disk")
     args = parser.parse_args(argv)
     if not args.report:
         command = "python benchmarks/moleculenet.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -335,7 +349,11 @@ def main(argv=None):
                         if model == "chemprop":
                             value, secs = run_chemprop(df, targets, task, parts, seed, epochs)
                         else:
-                            value, secs, members = run_ours(model, ds, split, df, targets, task, parts, seed, epochs)
+                            result = run_ours(model, ds, split, df, targets, task, parts, seed, epochs, args.members)
+                            if result is None:
+                                print(f"{ds} {split} seed {seed} {model}: members outside {args.members} not on disk yet")
+                                continue
+                            value, secs, members = result
                         record = dict(zip(("dataset", "split", "seed", "model", "epochs"), key),
                                       score=value, seconds=secs, n_train=len(parts[0]),
                                       n_test=len(parts[2]), command=command,
