@@ -25,7 +25,7 @@ class DMPNNEncoder(nn.Module):
         self.w_i = nn.Linear(atom_dim + bond_dim, hidden, bias=False)
         self.w_h = nn.Linear(hidden, hidden, bias=False)
         self.w_o = nn.Linear(atom_dim + hidden, hidden)
-        self.depth, self.dropout = depth, nn.Dropout(dropout)
+        self.depth, self.dropout = depth, gnn.Dropout(dropout)
 
     def forward(self, g: Graph, x, e):
         paired = g.num_edges % 2 == 0
@@ -73,7 +73,7 @@ class AttentiveFPEncoder(nn.Module):
         self.att = nn.ModuleList([nn.Linear(2 * hidden, 1) for _ in range(depth)])
         self.msg = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(depth)])
         self.gru = nn.ModuleList([nn.GRUCell(hidden, hidden) for _ in range(depth)])
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = gnn.Dropout(dropout)
 
     def forward(self, g: Graph, x, e):
         h = F.leaky_relu(self.lin_atom(x))
@@ -95,7 +95,7 @@ class AttentiveReadout(nn.Module):
         self.att = nn.Linear(2 * hidden, 1)
         self.msg = nn.Linear(hidden, hidden)
         self.gru = nn.GRUCell(hidden, hidden)
-        self.steps, self.dropout = steps, nn.Dropout(dropout)
+        self.steps, self.dropout = steps, gnn.Dropout(dropout)
 
     def forward(self, g: Graph, h):
         lengths = g.batch_num_nodes.to(h.device)
@@ -125,7 +125,7 @@ class _Stack(nn.Module):
             self.convs = nn.ModuleList([
                 gnn.GINConv(nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, b)), train_eps=True)
                 for a, b in zip(dims[:-1], dims[1:])])
-        self.arch, self.dropout = arch, nn.Dropout(dropout)
+        self.arch, self.dropout = arch, gnn.Dropout(dropout)
 
     def forward(self, g, x, e):
         for conv in self.convs:
@@ -162,9 +162,9 @@ class MoleculeGNN(nn.Module):
         layers, d = [], hidden + mol_dim
         self.mol_dim = mol_dim
         for _ in range(ffn_layers - 1):
-            layers += [nn.Dropout(dropout), nn.Linear(d, ffn_hidden), nn.ReLU()]
+            layers += [gnn.Dropout(dropout), nn.Linear(d, ffn_hidden), nn.ReLU()]
             d = ffn_hidden
-        layers += [nn.Dropout(dropout), nn.Linear(d, n_tasks)]
+        layers += [gnn.Dropout(dropout), nn.Linear(d, n_tasks)]
         self.head = nn.Sequential(*layers)
 
     def embed(self, g: Graph, x, e) -> torch.Tensor:

@@ -23,6 +23,7 @@
 #define GS_STR(a) GS_STR2(a)
 
 namespace GS_CAT(isa_, GS_ISA) {
+#include "dropout.h"
 #include "edge_softmax.h"
 #include "propagate.h"
 #include "sddmm.h"
@@ -154,10 +155,18 @@ void propagate(const gs::PropagateArgs& a) {
   });
 }
 
+void dropout_mask(const gs::DropoutArgs& a) {
+  if (a.vtype == gs::VType::f32)
+    impl::dropout_mask<float>(static_cast<float*>(a.out), a.n, a.seed, a.threshold, float(a.scale), a.nthreads);
+  else
+    impl::dropout_mask<double>(static_cast<double*>(a.out), a.n, a.seed, a.threshold, a.scale, a.nthreads);
+}
+
 }  // namespace
 
 const gs::KernelTable* gs::GS_CAT(kernels_, GS_ISA)() {
   static const KernelTable table{GS_STR(GS_ISA), spmm, sddmm, edge_softmax_forward,
-                                 edge_softmax_backward, segment_reduce, propagate};
+                                 edge_softmax_backward, segment_reduce, propagate,
+                                 dropout_mask};
   return &table;
 }

@@ -67,6 +67,13 @@ struct PropagateArgs {
   int nthreads;
 };
 
+struct DropoutArgs {
+  VType vtype;
+  void* out; int64_t n;
+  uint64_t seed; uint32_t threshold; double scale;
+  int nthreads;
+};
+
 struct KernelTable {
   const char* isa;
   void (*spmm)(const SpmmArgs&);
@@ -75,6 +82,7 @@ struct KernelTable {
   void (*edge_softmax_backward)(const SoftmaxArgs&);
   void (*segment_reduce)(const SegmentArgs&);
   void (*propagate)(const PropagateArgs&);
+  void (*dropout_mask)(const DropoutArgs&);
 };
 
 const KernelTable* kernels_base();

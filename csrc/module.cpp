@@ -338,6 +338,21 @@ void propagate(const Arr& indptr, const Arr& indices, const Arr& scale, const Ar
   g_kernels->propagate(p);
 }
 
+// Fills `out` (any shape, contiguous) with 0 or `scale`; an element is dropped when its 32-bit
+// draw is below `threshold`.
+void dropout_mask(const Arr& out, uint64_t seed, uint32_t threshold, double scale, int nthreads) {
+  gs::DropoutArgs a{};
+  a.vtype = value_type(out, "out");
+  a.out = out.data();
+  a.n = int64_t(out.size());
+  a.seed = seed;
+  a.threshold = threshold;
+  a.scale = scale;
+  a.nthreads = nthreads;
+  nb::gil_scoped_release nogil;
+  g_kernels->dropout_mask(a);
+}
+
 void segment_reduce(const Arr& offsets, const Arr& x, const Arr& out, const OptArr& arg,
                     const std::string& reduce, int nthreads) {
   const int64_t B = length(offsets, "offsets") - 1;
@@ -547,6 +562,9 @@ NB_MODULE(_C, m) {
   m.def("segment_reduce", &segment_reduce, nb::arg("offsets"), nb::arg("x"),
         nb::arg("out").noconvert(), nb::arg("arg").none().noconvert(), nb::arg("reduce"),
         nb::arg("nthreads"));
+  m.def("dropout_mask", &dropout_mask, nb::arg("out").noconvert(), nb::arg("seed"), nb::arg("threshold"),
+        nb::arg("scale"), nb::arg("nthreads"),
+        "Fills out with scale or 0 (dropped when element i's counter-based 32-bit draw < threshold).");
   m.def("neighbour_edges", &neighbour_edges, nb::arg("pos"), nb::arg("chain"), nb::arg("cutoff"),
         nb::arg("k"), nb::arg("min_seq_sep"), nb::arg("sequence_edges"),
         "Edges j -> i between points within cutoff (or the k nearest), grouped by i; (src, dst).");

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from graphsci.graph import Graph
-from graphsci.nn import AttentionReadout, EdgeMessageConv, MaxReadout, MeanReadout, SumReadout
+from graphsci.nn import AttentionReadout, Dropout, EdgeMessageConv, MaxReadout, MeanReadout, SumReadout
 
 
 # readout name -> module for a given hidden size
@@ -32,7 +32,7 @@ class ProteinGNN(nn.Module):
         # max and attention pooling suit labels decided by a few residues (a pocket, a flap tip)
         # that a mean over the whole chain would dilute.
         self.readout = READOUTS[readout](hidden) if level == "graph" else None
-        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), Dropout(dropout),
                                   nn.Linear(hidden, n_out))
 
     def embed_nodes(self, g: Graph, x: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:

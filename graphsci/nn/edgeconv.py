@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from graphsci import ops
 from graphsci.graph import Graph
+from graphsci.nn.functional import Dropout
 
 
 class EdgeMessageConv(nn.Module):
@@ -28,7 +29,7 @@ class EdgeMessageConv(nn.Module):
         self.message = nn.Linear(hidden, hidden)
         self.out = nn.Linear(2 * hidden, hidden)
         self.norm = nn.LayerNorm(hidden)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, g: Graph, h: torch.Tensor, edge_feats: torch.Tensor | None = None) -> torch.Tensor:
         z = self.src_in(h)[g.src] + self.dst_in(h)[g.dst]

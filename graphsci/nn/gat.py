@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from graphsci import ops
 from graphsci.graph import Graph
-from graphsci.nn.functional import dropout, linear
+from graphsci.nn.functional import Dropout, dropout, linear
 
 
 class GATConv(nn.Module):
@@ -31,7 +31,7 @@ class GATConv(nn.Module):
         self.attn_r = nn.Parameter(torch.empty(1, heads, out_feats))
         self.fc_edge = nn.Linear(edge_feats, heads * out_feats, bias=False) if edge_feats else None
         self.attn_e = nn.Parameter(torch.empty(1, heads, out_feats)) if edge_feats else None
-        self.feat_drop, self.attn_drop = feat_drop, nn.Dropout(attn_drop)
+        self.feat_drop, self.attn_drop = feat_drop, Dropout(attn_drop)
         self.negative_slope = negative_slope
         self.bias = nn.Parameter(torch.zeros(heads * out_feats if concat else out_feats)) if bias else None
         self.reset_parameters()

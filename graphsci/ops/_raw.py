@@ -101,3 +101,9 @@ def propagate(rows: CompressedRows, scale, x2, y2, steps: int, a: float, b: floa
     _native._C.propagate(_dl(rows.indptr), _dl(rows.indices), _dl(scale), _dl(x2), _dl(y2), _dl(out),
                          _dl(work), steps, a, b, _native.num_threads())
     return out
+
+
+def dropout_mask(shape, dtype, seed: int, threshold: int, scale: float):
+    out = _empty(shape, dtype)
+    _native._C.dropout_mask(to_dlpack(out), seed, threshold, scale, _native.num_threads())
+    return out
