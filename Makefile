@@ -62,7 +62,7 @@ sanitize: $(VENV)/.graphsci
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \
 	  $(abspath $(BIN)/python) -m pytest -q -p no:cacheprovider $(abspath tests)/test_ops.py \
 	  $(abspath tests)/test_ops_errors.py $(abspath tests)/test_native_kernels.py $(abspath tests)/test_graph.py \
-	  $(abspath tests)/test_mol_columns.py \
+	  $(abspath tests)/test_mol_columns.py $(abspath tests)/test_dropout.py \
 	  $(abspath tests)/test_protein.py -k "not predictor and not command_line and not residue_level and not geometry_free and not balanced"
 	cd build/asan/pkg && PYTHONSAFEPATH= LD_PRELOAD="$(ASAN_LIB)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PYTHONPATH=$(abspath build/asan/pkg) \
