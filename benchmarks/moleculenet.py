@@ -207,7 +207,11 @@ def report():
              "beside the learned molecule vector (`mol_features=\"rdkit2d\"`). `dmpnn` uses the default",
              "`norm` readout (sum of atom vectors / 100, chemprop's); `dmpnn-mean` the mean readout.",
              "`dmpnn+rdkit-3x50` / `-3x20` average the outputs of three `dmpnn+rdkit` members of 50 / 20 epochs",
-             "(the runs file lists each member's own test score).", ""]
+             "(the runs file lists each member's own test score).",
+             "AttentiveFP, GIN, GCN and GAT train with dropout 0.1. Their records made before commit c2b0d79",
+             "drew the masks from torch's generator, later ones from graphsci's own (same seeds, other draws),",
+             "so rerunning an earlier record gives a statistically equivalent, not identical, figure.",
+             "The D-MPNN models use no dropout.", ""]
     for split in ("random", "scaffold"):
         sub = runs[runs["split"] == split]
         if sub.empty:

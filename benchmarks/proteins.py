@@ -269,7 +269,9 @@ def report(results):
     lines = ["# Protein benchmarks", "",
              "Written by `benchmarks/proteins.py` on this 2-core machine (training runs with one thread "
              "while other benchmarks ran, so seconds are indicative). Raw runs: "
-             "`benchmarks/proteins_runs.json`.", ""]
+             "`benchmarks/proteins_runs.json`. These runs predate commit c2b0d79, from which graphsci's "
+             "layers draw dropout masks from its own generator instead of torch's: rerunning the command "
+             "gives statistically equivalent, not identical, figures.", ""]
     if "speed" in results:
         s = results["speed"]
         lines += ["## Residue-graph construction (10 A Calpha cut-off, sequence edges, all features)", "",
