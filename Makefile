@@ -37,6 +37,7 @@ bench: $(VENV)/.graphsci
 	/tmp/peers/bin/pip install -q --no-deps --force-reinstall .
 	/tmp/peers/bin/pip install -q -c constraints.txt safetensors platformdirs
 	/tmp/peers/bin/python benchmarks/kernels.py
+	$(BIN)/python benchmarks/dropout.py
 	/tmp/peers/bin/python benchmarks/node_classification.py
 	/tmp/peers/bin/python benchmarks/featurize.py
 	/tmp/peers/bin/python benchmarks/predict_cli.py
