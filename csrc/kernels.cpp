@@ -155,11 +155,13 @@ void propagate(const gs::PropagateArgs& a) {
   });
 }
 
-void dropout_mask(const gs::DropoutArgs& a) {
+void dropout(const gs::DropoutArgs& a) {
   if (a.vtype == gs::VType::f32)
-    impl::dropout_mask<float>(static_cast<float*>(a.out), a.n, a.seed, a.threshold, float(a.scale), a.nthreads);
+    impl::dropout<float>(static_cast<const float*>(a.x), static_cast<float*>(a.out), a.n, a.seed, a.threshold,
+                         float(a.scale), a.nthreads);
   else
-    impl::dropout_mask<double>(static_cast<double*>(a.out), a.n, a.seed, a.threshold, a.scale, a.nthreads);
+    impl::dropout<double>(static_cast<const double*>(a.x), static_cast<double*>(a.out), a.n, a.seed, a.threshold,
+                          a.scale, a.nthreads);
 }
 
 }  // namespace
@@ -167,6 +169,6 @@ void dropout_mask(const gs::DropoutArgs& a) {
 const gs::KernelTable* gs::GS_CAT(kernels_, GS_ISA)() {
   static const KernelTable table{GS_STR(GS_ISA), spmm, sddmm, edge_softmax_forward,
                                  edge_softmax_backward, segment_reduce, propagate,
-                                 dropout_mask};
+                                 dropout};
   return &table;
 }

@@ -69,7 +69,7 @@ struct PropagateArgs {
 
 struct DropoutArgs {
   VType vtype;
-  void* out; int64_t n;
+  const void* x; void* out; int64_t n;
   uint64_t seed; uint32_t threshold; double scale;
   int nthreads;
 };
@@ -82,7 +82,7 @@ struct KernelTable {
   void (*edge_softmax_backward)(const SoftmaxArgs&);
   void (*segment_reduce)(const SegmentArgs&);
   void (*propagate)(const PropagateArgs&);
-  void (*dropout_mask)(const DropoutArgs&);
+  void (*dropout)(const DropoutArgs&);
 };
 
 const KernelTable* kernels_base();

@@ -338,11 +338,15 @@ void propagate(const Arr& indptr, const Arr& indices, const Arr& scale, const Ar
   g_kernels->propagate(p);
 }
 
-// Fills `out` (any shape, contiguous) with 0 or `scale`; an element is dropped when its 32-bit
-// draw is below `threshold`.
-void dropout_mask(const Arr& out, uint64_t seed, uint32_t threshold, double scale, int nthreads) {
+// out = x * mask, the mask 0 or `scale` per element (dropped where element i's counter-based
+// draw < threshold); x and out any shape, contiguous, the same size and dtype.
+void dropout(const Arr& x, const Arr& out, uint64_t seed, uint32_t threshold, double scale, int nthreads) {
   gs::DropoutArgs a{};
   a.vtype = value_type(out, "out");
+  require(same_value_type(x, a.vtype), "x must have the output's dtype");
+  require(x.size() == out.size(), "x and out must have the same number of elements");
+  require(x.data() != out.data() || x.size() == 0, "out must be a separate buffer");
+  a.x = x.data();
   a.out = out.data();
   a.n = int64_t(out.size());
   a.seed = seed;
@@ -350,7 +354,7 @@ void dropout_mask(const Arr& out, uint64_t seed, uint32_t threshold, double scal
   a.scale = scale;
   a.nthreads = nthreads;
   nb::gil_scoped_release nogil;
-  g_kernels->dropout_mask(a);
+  g_kernels->dropout(a);
 }
 
 void segment_reduce(const Arr& offsets, const Arr& x, const Arr& out, const OptArr& arg,
@@ -562,9 +566,9 @@ NB_MODULE(_C, m) {
   m.def("segment_reduce", &segment_reduce, nb::arg("offsets"), nb::arg("x"),
         nb::arg("out").noconvert(), nb::arg("arg").none().noconvert(), nb::arg("reduce"),
         nb::arg("nthreads"));
-  m.def("dropout_mask", &dropout_mask, nb::arg("out").noconvert(), nb::arg("seed"), nb::arg("threshold"),
+  m.def("dropout", &dropout, nb::arg("x"), nb::arg("out").noconvert(), nb::arg("seed"), nb::arg("threshold"),
         nb::arg("scale"), nb::arg("nthreads"),
-        "Fills out with scale or 0 (dropped when element i's counter-based 32-bit draw < threshold).");
+        "out = x * mask, mask = scale or 0 (0 where element i's counter-based 32-bit draw < threshold).");
   m.def("neighbour_edges", &neighbour_edges, nb::arg("pos"), nb::arg("chain"), nb::arg("cutoff"),
         nb::arg("k"), nb::arg("min_seq_sep"), nb::arg("sequence_edges"),
         "Edges j -> i between points within cutoff (or the k nearest), grouped by i; (src, dst).");

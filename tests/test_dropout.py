@@ -1,5 +1,5 @@
-"""graphsci's dropout: the native counter-based mask against its numpy twin (bit for bit), its
-statistics, gradients, and the paths that fall back to torch."""
+"""graphsci's dropout: the native kernel against its numpy twin (bit for bit), its statistics,
+gradients, and the paths that fall back to torch."""
 import numpy as np
 import pytest
 import torch
@@ -28,8 +28,9 @@ def twin_mask(n, seed, threshold, scale, dtype):
 
 
 def native_mask(n, seed, threshold, scale, dtype, nthreads=1):
+    """The kernel applied to ones: its mask."""
     out = torch.full((n,), -1.0, dtype=dtype)
-    _native._C.dropout_mask(to_dlpack(out), seed, threshold, scale, nthreads)
+    _native._C.dropout(to_dlpack(torch.ones(n, dtype=dtype)), to_dlpack(out), seed, threshold, scale, nthreads)
     return out.numpy()
 
 
@@ -56,9 +57,12 @@ def test_mask_is_the_same_for_any_thread_count():
     np.testing.assert_array_equal(one, native_mask(n, 12345, 2**31, 2.0, torch.float32, nthreads=7))
 
 
-def test_native_mask_rejects_other_dtypes():
-    with pytest.raises((TypeError, ValueError, RuntimeError)):
-        _native._C.dropout_mask(to_dlpack(torch.zeros(4, dtype=torch.int64)), 1, 2, 1.0, 1)
+def test_native_kernel_rejects_bad_buffers():
+    x = torch.zeros(4)
+    for bad_x, bad_out in ((x, torch.zeros(4, dtype=torch.int64)), (x.double(), torch.zeros(4)),
+                           (x, torch.zeros(5)), (x, x)):
+        with pytest.raises((TypeError, ValueError, RuntimeError)):
+            _native._C.dropout(to_dlpack(bad_x), to_dlpack(bad_out), 1, 2, 1.0, 1)
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
@@ -98,10 +102,19 @@ def test_gradients():
         return dropout(t, 0.4)
 
     assert torch.autograd.gradcheck(fixed_mask, (x,))
+    assert torch.autograd.gradgradcheck(fixed_mask, (x,))
     y = fixed_mask(x)
     y.backward(torch.ones_like(y))
     expected = (fixed_mask(torch.ones_like(x)) != 0).double() / 0.6
     assert torch.allclose(x.grad, expected)
+
+
+def test_nan_and_inf_stay_nan_where_dropped_like_torch():
+    x = torch.full((1000,), float("nan"))
+    x[::2] = float("inf")
+    y = dropout(x, 0.5)
+    assert torch.isnan(y[1::2]).all()
+    assert (torch.isinf(y[::2]) | torch.isnan(y[::2])).all() and torch.isnan(y[::2]).any()
 
 
 def test_identity_and_edge_cases():

@@ -1,9 +1,11 @@
 """Dropout and linear maps that also take sparse feature matrices.
 
-Dense dropout on CPU draws its mask with the native counter-based generator: torch's draws one
-Bernoulli at a time from a Mersenne twister, which made it a fifth of a molecular GCN's training
-time, as much as the linear layers. The mask's seed comes from torch's generator, so
-``torch.manual_seed`` still fixes it; the draws themselves differ from ``F.dropout``'s.
+Dense dropout on CPU is native: each element's keep draw is a counter-based function of a seed
+and its index, so the mask is made in the same pass that applies it and is never stored (the
+backward pass regenerates it). torch's draws one Bernoulli at a time from a Mersenne twister into
+a stored float mask, which made dropout a fifth of a molecular GCN's training time, as much as
+the linear layers. The seed comes from torch's generator, so ``torch.manual_seed`` still fixes
+the masks; the draws themselves differ from ``F.dropout``'s.
 
 Bag-of-words and fingerprint features are mostly zeros (Cora: 1.3% non-zero). Dropout of a
 sparse tensor touches only its stored values, which gives the same distribution as dense
@@ -41,8 +43,21 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
         return F.dropout(x, p, True)
     seed = int(torch.randint(0, 2**63 - 1, (), dtype=torch.int64))
     # Dropped where the 32-bit draw < threshold: P = threshold / 2^32, within 2^-32 of p.
-    mask = _raw.dropout_mask(x.shape, x.dtype, seed, min(round(p * 2**32), 2**32 - 1), 1.0 / (1.0 - p))
-    return x * mask
+    return _NativeDropout.apply(x, seed, min(round(p * 2**32), 2**32 - 1), 1.0 / (1.0 - p))
+
+
+class _NativeDropout(torch.autograd.Function):
+    """x * mask in one pass. Only the seed is kept for backward, which applies the same mask to
+    the gradient (a linear map, so the backward is this function again and twice differentiable)."""
+
+    @staticmethod
+    def forward(ctx, x, seed, threshold, scale):
+        ctx.mask = (seed, threshold, scale)
+        return _raw.dropout(x, seed, threshold, scale)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _NativeDropout.apply(grad, *ctx.mask), None, None, None
 
 
 class Dropout(nn.Module):

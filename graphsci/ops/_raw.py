@@ -103,7 +103,7 @@ def propagate(rows: CompressedRows, scale, x2, y2, steps: int, a: float, b: floa
     return out
 
 
-def dropout_mask(shape, dtype, seed: int, threshold: int, scale: float):
-    out = _empty(shape, dtype)
-    _native._C.dropout_mask(to_dlpack(out), seed, threshold, scale, _native.num_threads())
+def dropout(x, seed: int, threshold: int, scale: float):
+    out = _empty(x.shape, x.dtype)
+    _native._C.dropout(_dl(x), to_dlpack(out), seed, threshold, scale, _native.num_threads())
     return out
