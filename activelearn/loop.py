@@ -174,6 +174,9 @@ class GCNClassifier:
         self.n_classes, self.hidden, self.epochs = n_classes, hidden, epochs
         self.lr, self.weight_decay, self.dropout = lr, weight_decay, dropout
 
+    # Dropout here is torch's, not graphsci.nn.functional's: the seeded results in
+    # benchmarks/ACTIVE_LEARNING.md were drawn with its masks, and at Cora's size either costs
+    # well under a millisecond a step.
     def _forward(self, pool, train):
         g, norm = gcn_norm(pool.graph)
         w1, b1, conv2 = self.net_
