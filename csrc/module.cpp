@@ -341,18 +341,11 @@ void propagate(const Arr& indptr, const Arr& indices, const Arr& scale, const Ar
 // out = x * mask, the mask 0 or `scale` per element (dropped where element i's counter-based
 // draw < threshold); x and out any shape, contiguous, the same size and dtype.
 void dropout(const Arr& x, const Arr& out, uint64_t seed, uint32_t threshold, double scale, int nthreads) {
-  gs::DropoutArgs a{};
-  a.vtype = value_type(out, "out");
-  require(same_value_type(x, a.vtype), "x must have the output's dtype");
+  const gs::VType vtype = value_type(out, "out");
+  require(same_value_type(x, vtype), "x must have the output's dtype");
   require(x.size() == out.size(), "x and out must have the same number of elements");
   require(x.data() != out.data() || x.size() == 0, "out must be a separate buffer");
-  a.x = x.data();
-  a.out = out.data();
-  a.n = int64_t(out.size());
-  a.seed = seed;
-  a.threshold = threshold;
-  a.scale = scale;
-  a.nthreads = nthreads;
+  const gs::DropoutArgs a{vtype, x.data(), out.data(), int64_t(out.size()), seed, threshold, scale, nthreads};
   nb::gil_scoped_release nogil;
   g_kernels->dropout(a);
 }
