@@ -129,32 +129,29 @@ def run_ours(name, ds, split, df, targets, task, parts, seed, epochs, only=None)
     if n == 1:
         pred, seconds = _fit_predict(params, task, train, val, test, targets, seed)
         return score(task, pred, y), seconds, None
-    outputs, seconds = [], 0.0
-    for m in range(n):
-        path = MEMBERS / f"{ds}-{split}-s{seed}-{name}-m{m}.npz"
-        if path.exists():
-            try:
-                with np.load(path) as kept:
-                    pred, secs = kept["pred"], float(kept["seconds"])
-            except (OSError, ValueError, KeyError) as err:
-                raise RuntimeError(f"{path} is unreadable ({err}); delete it to train that member again") from err
-            if pred.shape != y.shape:
-                raise RuntimeError(f"{path} holds outputs of shape {pred.shape}, the test set is {y.shape}")
-        elif only is not None and m not in only:
-            outputs = None   # another process trains it; keep training ours
-            continue
-        else:
+    paths = [MEMBERS / f"{ds}-{split}-s{seed}-{name}-m{m}.npz" for m in range(n)]
+    for m, path in enumerate(paths):
+        if not path.exists() and (only is None or m in only):
             pred, secs = _fit_predict(params, task, train, val, test, targets, seed * n + m)
             MEMBERS.mkdir(exist_ok=True)
             part = path.with_name(path.name + ".part")   # a process polling for it never reads half a file
             with open(part, "wb") as fh:
                 np.savez_compressed(fh, pred=pred, seconds=secs, threads=torch.get_num_threads())
             os.replace(part, path)
-        if outputs is not None:
-            outputs.append(pred)
-            seconds += secs
-    if outputs is None:
+    # Checked after training ours, so whichever process finishes last finds every member.
+    if not all(path.exists() for path in paths):
         return None
+    outputs, seconds = [], 0.0
+    for path in paths:
+        try:
+            with np.load(path) as kept:
+                pred, secs = kept["pred"], float(kept["seconds"])
+        except (OSError, ValueError, KeyError) as err:
+            raise RuntimeError(f"{path} is unreadable ({err}); delete it to train that member again") from err
+        if pred.shape != y.shape:
+            raise RuntimeError(f"{path} holds outputs of shape {pred.shape}, the test set is {y.shape}")
+        outputs.append(pred)
+        seconds += secs
     return score(task, np.mean(outputs, 0), y), seconds, [score(task, o, y) for o in outputs]
 
 
