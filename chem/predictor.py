@@ -7,31 +7,27 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from graphsci.chem.datasets import from_smiles
 from graphsci.chem.descriptors import DescriptorScaler, descriptor_names, mol_descriptors
-from graphsci.chem.encoding import PREDICT_CHUNK, guess_smiles_column
+from graphsci.chem.encoding import PREDICT_CHUNK
 from graphsci.chem.features import AtomFeaturizer, BondFeaturizer
 from graphsci.chem.models import MoleculeGNN
 from graphsci.chem.molgraph import featurize_batches
+from graphsci.chem.outputs import MoleculeModel
 from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
-from graphsci.estimator import Estimator
-from graphsci.train import Trainer, roc_auc
+from graphsci.train import Trainer
 from graphsci.train.trainer import seed_everything
 from graphsci.train.saved import common_card, estimator_from_card, read_card, read_members, write_model_dir
 
 CARD_VERSION = 1
 FORMAT = "graphsci.molecule-predictor"
-_ARCH_PARAMS = ("arch", "hidden", "depth", "dropout", "readout", "ffn_hidden", "ffn_layers")
 
 
-
-
-class MoleculePropertyPredictor(Estimator):
+class MoleculePropertyPredictor(MoleculeModel):
     """Graph neural network property model on SMILES.
 
     Parameters
@@ -71,18 +67,6 @@ class MoleculePropertyPredictor(Estimator):
         self.atom_features, self.bond_features = atom_features, bond_features
         self.seed, self.n_jobs, self.progress, self.schedule = seed, n_jobs, progress, schedule
         self.mol_features = mol_features
-
-    # ---- inputs ------------------------------------------------------------------------------
-    @staticmethod
-    def _smiles(X, smiles_col=None):
-        if isinstance(X, pd.DataFrame):
-            col = smiles_col if smiles_col is not None else guess_smiles_column(X)
-            if col not in X.columns:
-                raise ValueError(f"column {col!r} not in the DataFrame (columns: {', '.join(map(str, X.columns))})")
-            return X[col].tolist()
-        if isinstance(X, str):
-            raise ValueError("X must be a sequence of SMILES, not a single string")
-        return list(X)
 
     def _check_params(self):
         if self.task not in ("regression", "classification"):
@@ -146,27 +130,7 @@ class MoleculePropertyPredictor(Estimator):
 
     def _dataset(self, X, y, smiles_col, target_cols, what):
         """Featurised molecules with their targets, and the target names."""
-        smiles = self._smiles(X, smiles_col)
-        if y is None:
-            if not isinstance(X, pd.DataFrame) or not target_cols:
-                raise ValueError("give y, or a DataFrame with target_cols")
-            missing = [c for c in target_cols if c not in X.columns]
-            if missing:
-                raise ValueError(f"target column(s) {missing} not in the DataFrame")
-            y, names = X[list(target_cols)].to_numpy(dtype=np.float64), list(target_cols)
-        else:
-            names = list(target_cols) if target_cols else None
-            if names is None and isinstance(y, pd.DataFrame):
-                names = [str(c) for c in y.columns]
-            label = getattr(y, "name", None)
-            y = np.asarray(y, dtype=np.float64)
-            if names is None:
-                names = ([str(label or "y")] if y.ndim == 1 else [f"task{j}" for j in range(y.shape[1])])
-        y2 = y.reshape(len(y), -1)
-        if len(y2) != len(smiles):
-            raise ValueError(f"y has {len(y2)} rows for {len(smiles)} molecules")
-        if self.task == "classification" and not np.isin(y2[~np.isnan(y2)], (0.0, 1.0)).all():
-            raise ValueError("classification targets must be 0, 1 or NaN")
+        smiles, y2, names = self._targets(X, y, smiles_col, target_cols)
         data = from_smiles(smiles, y2, names, self.atom_features, self.bond_features,
                            n_jobs=self.n_jobs, progress=self.progress)
         if data.invalid:
@@ -205,6 +169,10 @@ class MoleculePropertyPredictor(Estimator):
         if not getattr(self, "models_", None):
             raise ValueError("this MoleculePropertyPredictor is not fitted yet; call fit or load")
 
+    @property
+    def ensemble_size(self) -> int:
+        return len(self.models_)
+
     def _raw(self, X, smiles_col=None):
         """Per-model outputs (models, n, tasks) in target units / probabilities, NaN rows for
         invalid SMILES, and the per-row error messages."""
@@ -233,87 +201,6 @@ class MoleculePropertyPredictor(Estimator):
         else:
             out = 1.0 / (1.0 + np.exp(-out))
         return out, errors
-
-    def _shape(self, values, X):
-        """(n, tasks) -> a DataFrame for DataFrame input, else (n,) for one task or (n, tasks)."""
-        if isinstance(X, pd.DataFrame):
-            return pd.DataFrame(values, index=X.index, columns=self.target_names_)
-        return values[:, 0] if values.shape[1] == 1 else values
-
-    def predict(self, X, smiles_col: str | None = None, return_std: bool = False):
-        """Regression: ensemble mean in target units (``return_std`` adds the ensemble standard
-        deviation). Classification: 0/1 labels. Invalid SMILES give NaN rows (and a warning)."""
-        raw, errors = self._raw(X, smiles_col)
-        bad = [i for i, e in enumerate(errors) if e]
-        if bad:
-            warnings.warn(f"{len(bad)} invalid SMILES predicted as NaN (first: row {bad[0]}: {errors[bad[0]]})")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of invalid SMILES
-            mean = np.nanmean(raw, 0) if len(raw) > 1 else raw[0]
-            std = np.nanstd(raw, 0) if len(raw) > 1 else np.zeros_like(raw[0])
-        if self.task == "classification":
-            mean = np.where(np.isnan(mean), np.nan, (mean >= 0.5).astype(float))
-        std[np.isnan(mean)] = np.nan
-        if return_std:
-            return self._shape(mean, X), self._shape(std, X)
-        return self._shape(mean, X)
-
-    def predict_frame(self, X, smiles_col: str | None = None) -> pd.DataFrame:
-        """One row per input: a column per target (value in target units, or probability of
-        the positive class), ``<target>_std`` (ensemble spread; 0 for a single model) and
-        ``error`` (None, or why the molecule could not be read). The index follows ``X``."""
-        raw, errors = self._raw(X, smiles_col)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of invalid SMILES
-            mean, std = raw.mean(0), raw.std(0)
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        out = pd.DataFrame(mean, columns=self.target_names_, index=index)
-        for j, name in enumerate(self.target_names_):
-            out[f"{name}_std"] = std[:, j]
-        out["error"] = errors
-        return out
-
-    def predict_proba(self, X, smiles_col: str | None = None):
-        """Probability of the positive class: ``(n, 2)`` for one task (scikit-learn's layout),
-        ``(n, tasks)`` for several; NaN rows for invalid SMILES."""
-        if self.task != "classification":
-            raise ValueError("predict_proba needs task='classification'")
-        raw, _ = self._raw(X, smiles_col)
-        p = raw.mean(0)
-        if p.shape[1] == 1 and not isinstance(X, pd.DataFrame):
-            return np.hstack([1 - p, p])
-        return self._shape(p, X)
-
-    def score(self, X, y, smiles_col: str | None = None) -> float:
-        """R² (regression) or mean ROC-AUC over tasks (classification), on labelled rows."""
-        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if self.task == "classification":
-            raw, _ = self._raw(X, smiles_col)
-            return roc_auc(raw.mean(0), y)
-        pred = np.asarray(self.predict(X, smiles_col), dtype=np.float64).reshape(len(y), -1)
-        ok = ~np.isnan(y) & ~np.isnan(pred)
-        resid = ((y - pred) ** 2)[ok].sum()
-        total = ((y - np.nanmean(np.where(ok, y, np.nan), 0)) ** 2)[ok].sum()
-        return float(1 - resid / total) if total > 0 else float("nan")
-
-    def evaluate(self, X, y, smiles_col: str | None = None) -> dict:
-        """Test metrics averaged over targets (missing labels masked): ``rmse``, ``mae`` and
-        ``r2`` for regression, ``roc_auc`` for classification. Rows with invalid SMILES are
-        left out and counted in ``invalid``."""
-        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        raw, errors = self._raw(X, smiles_col)
-        keep = np.array([e is None for e in errors], dtype=bool)
-        pred, t = raw.mean(0)[keep], y[keep]
-        out = {"invalid": int((~keep).sum())}
-        if self.task == "classification":
-            return {"roc_auc": roc_auc(torch.tensor(pred), torch.tensor(t)), **out}
-        labelled = ~np.isnan(t)
-        err = np.where(labelled, pred - t, np.nan)
-        r2 = [1 - np.nansum(err[:, j] ** 2) / np.nansum((t[labelled[:, j], j] - t[labelled[:, j], j].mean()) ** 2)
-              for j in range(t.shape[1]) if labelled[:, j].sum() > 1]
-        return {"rmse": float(np.nanmean(np.sqrt(np.nanmean(err ** 2, 0)))),
-                "mae": float(np.nanmean(np.nanmean(np.abs(err), 0))),
-                "r2": float(np.mean(r2)) if r2 else float("nan"), **out}
 
     # ---- saving ------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike, metadata: dict | None = None) -> Path:

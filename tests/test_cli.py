@@ -187,3 +187,27 @@ def test_train_with_a_wrong_column_and_a_corrupt_model(tmp_path):
     (tmp_path / "broken" / "card.json").write_text("{ not json")
     proc = run("predict", tmp_path / "broken", ESOL)
     assert proc.returncode == 2 and "card.json" in proc.stderr
+
+
+@pytest.mark.parametrize("how", [["--model", "gbdt"], ["--model", "gin", "--epochs", "2", "--with-gbdt"]])
+def test_train_gbdt_and_blend_then_predict_and_evaluate(tmp_path, how):
+    data = tmp_path / "train.csv"
+    df = pd.read_csv(ESOL).head(150)
+    df.loc[9, "smiles"] = "not-a-smiles"
+    df.to_csv(data, index=False)
+    proc = run("train", data, "--target-cols", "logp", "--task", "regression", "--split", "random", *how,
+               "-o", tmp_path / "model")
+    assert proc.returncode == 0, proc.stderr
+    assert '"rmse"' in proc.stdout
+    out = pd.read_csv(io.StringIO(run("predict", tmp_path / "model", data).stdout), keep_default_na=False)
+    assert len(out) == 150 and out["logp"][9] == "" and "not-a-smiles" in out["error"][9]
+    assert out["error"][0] == "" and -15 < float(out["logp"][0]) < 5      # a log-solubility
+    assert ("logp_std" in out.columns) == ("--with-gbdt" in how)    # a blend reports its models' spread
+    evaluation = run("evaluate", tmp_path / "model", data)
+    assert evaluation.returncode == 0 and '"invalid": 1' in evaluation.stdout
+
+
+def test_train_gbdt_rejects_ensemble_options(tmp_path):
+    proc = run("train", ESOL, "--target-cols", "logp", "--task", "regression", "--model", "gbdt", "--with-gbdt",
+               "-o", tmp_path / "m")
+    assert proc.returncode == 2 and "--model gbdt takes neither" in proc.stderr

@@ -21,6 +21,7 @@ EPILOG = """examples:
   graphsci predict esol compounds.sdf --smiles-col smiles --no-uncertainty
   graphsci train data.csv --smiles-col smiles --target-cols logS --task regression \\
       --model dmpnn --split scaffold -o my_model
+  graphsci train hiv.csv --target-cols HIV_active --task classification --with-gbdt -o hiv_model
   graphsci evaluate my_model test.csv
   graphsci predict my_model new.smi -o new.csv
   graphsci predict protease_flap structures/ -o flaps.csv
@@ -72,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--smiles-col", help="SMILES column (default: guessed)")
     t.add_argument("--target-cols", nargs="+", required=True)
     t.add_argument("--task", choices=("regression", "classification"), required=True)
-    t.add_argument("--model", default="dmpnn", choices=("dmpnn", "attentivefp", "gin", "gcn", "gat"))
+    t.add_argument("--model", default="dmpnn", choices=("dmpnn", "attentivefp", "gin", "gcn", "gat", "gbdt"),
+                   help="a GNN architecture, or gbdt: LightGBM on Morgan fingerprints")
+    t.add_argument("--with-gbdt", action="store_true",
+                   help="blend the GNN with a fingerprint GBDT (the mean of the two; best on HIV's scaffold split)")
     t.add_argument("--split", default="scaffold", choices=("random", "scaffold", "stratified"),
                    help="80/10/10 train/validation/test split (default scaffold)")
     t.add_argument("--epochs", type=int, default=50)
@@ -251,12 +255,12 @@ def _predict(args) -> int:
             args.input.name.lower().endswith(MOLECULE_SUFFIXES):
         _start_featurising(args, workers, size)
     model = _load_model(args.model)
-    if not hasattr(model, "atom_features"):  # not a molecule model: the zoo's other kind
+    if getattr(model, "input_kind", None) != "molecule":  # the zoo's other kind
         return _predict_proteins(args, model)
     model.set_params(n_jobs=workers, progress=False)
     units = (getattr(model, "metadata_", {}) or {}).get("units", {})
     rename = {t: f"{t} ({units[t]})" if units.get(t) else t for t in model.target_names_}
-    ensemble = len(model.models_) > 1 and not args.no_uncertainty
+    ensemble = model.ensemble_size > 1 and not args.no_uncertainty
     n_read = n_bad = 0
     t0 = time.perf_counter()
     with _output(args.output) as out, _input_errors():
@@ -354,7 +358,7 @@ def _train(args) -> int:
     import numpy as np
     from rdkit import Chem, rdBase
 
-    from graphsci.chem import MoleculePropertyPredictor
+    from graphsci.chem import FingerprintGBDT, MoleculeBlend, MoleculePropertyPredictor
     from graphsci.chem.splits import random_split, scaffold_split, stratified_split
 
     df, col, y = _read_labelled(args.data, args.smiles_col, args.target_cols)
@@ -379,9 +383,17 @@ def _train(args) -> int:
             raise CommandError("--split stratified needs exactly one target column")
         parts = stratified_split(yv[:, 0], (0.8, 0.1, 0.1), args.seed)
     train, val, test = parts
-    model = MoleculePropertyPredictor(task=args.task, arch=args.model, epochs=args.epochs,
-                                      n_models=args.n_models, seed=args.seed,
-                                      progress=sys.stderr.isatty())
+    if args.model == "gbdt" and (args.with_gbdt or args.n_models != 1):
+        raise CommandError("--model gbdt takes neither --with-gbdt nor --n-models")
+    progress = sys.stderr.isatty()
+    gbdt = FingerprintGBDT(task=args.task, seed=args.seed, progress=progress)
+    if args.model == "gbdt":
+        model = gbdt
+    else:
+        model = MoleculePropertyPredictor(task=args.task, arch=args.model, epochs=args.epochs,
+                                          n_models=args.n_models, seed=args.seed, progress=progress)
+        if args.with_gbdt:
+            model = MoleculeBlend([model, gbdt])
     try:
         model.fit(list(smiles[train]), yv[train], target_cols=args.target_cols,
                   eval_set=(list(smiles[val]), yv[val]) if len(val) else None)

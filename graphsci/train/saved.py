@@ -23,8 +23,13 @@ def write_model_dir(directory: str | os.PathLike, card: dict, members) -> Path:
                for k, m in enumerate(members) for name, t in m.state_dict().items()}
     weights = directory / "model.safetensors"
     save_file(tensors, str(weights))
-    card = {**card, "graphsci_version": graphsci.__version__, "n_models": len(members),
-            "weights": {"file": weights.name, "sha256": sha256(weights)}}
+    return write_card(directory, {**card, "n_models": len(members),
+                                  "weights": {"file": weights.name, "sha256": sha256(weights)}})
+
+
+def write_card(directory: Path, card: dict) -> Path:
+    """Writes ``card.json`` (stamped with this graphsci's version) into ``directory``."""
+    card = {**card, "graphsci_version": graphsci.__version__}
     (directory / "card.json").write_text(json.dumps(card, indent=2))
     return directory
 
@@ -84,9 +89,10 @@ def read_members(directory: str | os.PathLike, card: dict, build: Callable[[], t
 
 def common_card(est, metadata: dict | None) -> dict:
     """The card fields every estimator writes (read back by :func:`estimator_from_card`)."""
-    regression = getattr(est, "task", None) == "regression"
+    # regression targets standardised while training (not every regressor does)
+    scaled = getattr(est, "task", None) == "regression" and hasattr(est, "mean_")
     return {"params": est.get_params(), "targets": est.target_names_,
-            "normalisation": ({"mean": est.mean_.tolist(), "scale": est.scale_.tolist()} if regression else None),
+            "normalisation": ({"mean": est.mean_.tolist(), "scale": est.scale_.tolist()} if scaled else None),
             "metadata": dict(metadata or getattr(est, "metadata_", None) or {})}
 
 

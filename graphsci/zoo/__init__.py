@@ -19,6 +19,8 @@ __all__ = ["list_models", "model_info", "load_pretrained", "pull", "ZooError", "
 # card "format" -> (module, class) able to load it. The zoo is where domain models are wired
 # together by name, so it imports the domain lazily, by the card it reads.
 LOADERS = {"graphsci.molecule-predictor": ("graphsci.chem.predictor", "MoleculePropertyPredictor"),
+           "graphsci.fingerprint-gbdt": ("graphsci.chem.gbdt", "FingerprintGBDT"),
+           "graphsci.molecule-blend": ("graphsci.chem.blend", "MoleculeBlend"),
            "graphsci.protein-predictor": ("graphsci.protein.predictor", "ProteinPropertyPredictor")}
 
 
