@@ -24,8 +24,9 @@ class MoleculeBlend(MoleculeModel):
 
     Parameters
     ----------
-    models : list of unfitted molecule models (:class:`MoleculePropertyPredictor`,
-        :class:`FingerprintGBDT`, ...) with the same ``task``; ``fit`` fits clones of them.
+    models : list of molecule models (:class:`MoleculePropertyPredictor`,
+        :class:`FingerprintGBDT`, ...) with the same ``task``; ``fit`` fits clones of them, and
+        :meth:`from_fitted` blends fitted ones as they are.
     n_jobs, progress : when not None, set on every model (as the command line does).
 
     Fitted attributes: ``models_``, ``target_names_``, ``invalid_``.
@@ -65,6 +66,17 @@ class MoleculeBlend(MoleculeModel):
             m.fit(X, y, smiles_col=smiles_col, target_cols=target_cols, eval_set=eval_set)
         self._set_fitted(fitted)
         return self
+
+    @classmethod
+    def from_fitted(cls, models, **params) -> "MoleculeBlend":
+        """A blend of models already fitted on the same targets, used as they are (no refit)."""
+        models = list(models)
+        if not models or not all(isinstance(m, MoleculeModel) for m in models):
+            raise ValueError("models must be a non-empty list of graphsci.chem molecule models")
+        est = cls(models, **params)
+        est.task      # one task for all
+        est._set_fitted(models)
+        return est
 
     def _set_fitted(self, fitted):
         names = [list(m.target_names_) for m in fitted]
@@ -129,10 +141,8 @@ class MoleculeBlend(MoleculeModel):
                 fitted.append(load_pretrained(sub))
             except ZooError as exc:
                 raise ValueError(str(exc)) from exc
-        est = cls(models=fitted, n_jobs=params.get("n_jobs"), progress=params.get("progress"))
-        est._set_fitted(fitted)
+        est = cls.from_fitted(fitted, n_jobs=params.get("n_jobs"), progress=params.get("progress"))
         est.metadata_ = dict(card.get("metadata") or {})
-        est.task    # the models share one task
         return est
 
 

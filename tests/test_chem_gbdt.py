@@ -232,3 +232,16 @@ def test_blend_bad_models():
         MoleculeBlend([FingerprintGBDT()]).predict(["CCO"])
     c = clone(MoleculeBlend([FingerprintGBDT(**FAST)], n_jobs=1))
     assert c.n_jobs == 1 and isinstance(c.models[0], FingerprintGBDT)
+
+
+def test_blend_from_fitted_models_without_refitting(gbdt):
+    other = FingerprintGBDT(**dict(FAST, radius=1)).fit(ESOL["smiles"][:600], ESOL["logp"][:600])
+    blend = MoleculeBlend.from_fitted([gbdt, other])
+    assert blend.models_[0] is gbdt                   # used as they are
+    smiles = ESOL["smiles"][600:640]
+    np.testing.assert_allclose(blend.predict(smiles), (gbdt.predict(smiles) + other.predict(smiles)) / 2, rtol=1e-12)
+    renamed = FingerprintGBDT(**FAST).fit(ESOL["smiles"][:100], ESOL["logp"][:100].rename("solubility"))
+    with pytest.raises(ValueError, match="different targets"):
+        MoleculeBlend.from_fitted([gbdt, renamed])
+    with pytest.raises(ValueError, match="non-empty list"):
+        MoleculeBlend.from_fitted([gbdt, "not a model"])

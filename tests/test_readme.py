@@ -25,6 +25,11 @@ def _check(ns):
         assert std[0] >= 0 and math.isnan(std[2])  # ensemble spread; none for the invalid row
         assert (ns["same"].predict(["CCO"]) == ns["model"].predict(["CCO"])).all()
         assert ns["graph"].num_nodes == 11
+    if "blend" in ns:  # GNN + fingerprint GBDT
+        table = ns["table"]
+        assert table["error"].iloc[:5].isna().all() and "C1CC(" in table["error"].iloc[5]
+        assert table["logp"].iloc[:5].between(-12, 3).all() and (table["logp_std"].iloc[:5] > 0).all()
+        assert sorted(p.name for p in Path("esol-blend").iterdir()) == ["card.json", "model0", "model1"]
     if "county" in ns:  # EBBS
         assert ns["rmse"] < 1.2
     if "pg" in ns:  # proteins

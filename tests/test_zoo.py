@@ -227,3 +227,30 @@ def test_readme_zoo_table_is_generated_from_the_cards():
     block = readme[readme.index(README_START) + len(README_START):readme.index(README_END)].strip()
     assert block == readme_table(BUNDLED.parent)
     assert all(f"`{name}`" in block for name in zoo.store.registry())
+
+
+def test_download_of_a_blend_with_model_folders(served_zoo):
+    import pandas as pd
+    from graphsci.chem import FingerprintGBDT, MoleculeBlend
+    from conftest import SHARED_DATA
+
+    esol = pd.read_csv(f"{SHARED_DATA}/molecules/esol_delaney.csv")[:200]
+    blend = MoleculeBlend([FingerprintGBDT(n_estimators=20, progress=False),
+                           FingerprintGBDT(n_estimators=20, seed=1, radius=1, progress=False)])
+    folder = blend.fit(esol["smiles"], esol["logp"]).save(served_zoo / "served" / "blend-remote")
+    files = {f.relative_to(folder).as_posix(): {"sha256": sha256(f), "size": f.stat().st_size}
+             for f in sorted(folder.rglob("*")) if f.is_file()}
+    assert "model0/target0.txt" in files
+    registry_file = served_zoo / "registry.json"
+    registry = json.loads(registry_file.read_text())
+    registry["models"]["blend-remote"] = {"task": "regression", "dataset": "esol", "split": "random",
+                                          "metrics": {}, "files": files}
+    registry["models"]["escape"] = {"task": "regression", "dataset": "esol", "split": "random", "metrics": {},
+                                    "files": {"../outside.txt": {"sha256": "0" * 64, "size": 1}}}
+    registry_file.write_text(json.dumps(registry))
+    loaded = zoo.load_pretrained("blend-remote", progress=False)
+    assert np.array_equal(loaded.predict(["CCO", "c1ccccc1"]), blend.predict(["CCO", "c1ccccc1"]))
+    assert sorted(_leftovers(served_zoo / "home", "blend-remote")) == ["card.json", "model0", "model1"]
+    with pytest.raises(zoo.ZooError, match="outside its folder"):
+        zoo.load_pretrained("escape", progress=False)
+    assert not (served_zoo / "home" / "zoo" / "outside.txt").exists()

@@ -103,6 +103,9 @@ def fetch(name: str, info: dict | None = None, progress: bool = True, retries: i
     target.mkdir(parents=True, exist_ok=True)
     for fname, meta in info["files"].items():
         dest = target / fname
+        if Path(fname).is_absolute() or ".." in Path(fname).parts:
+            raise ZooError(f"the registry entry of {name} names a file outside its folder: {fname!r}")
+        dest.parent.mkdir(parents=True, exist_ok=True)     # a blend's models sit in sub-folders
         if dest.is_file() and dest.stat().st_size == meta["size"] and sha256(dest) == meta["sha256"]:
             continue
         url = f"{base_url()}/{name}/{fname}"
