@@ -121,8 +121,11 @@ class MoleculeModel(Estimator):
 
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         if self.task == "classification":
-            raw, _ = self._raw(X, smiles_col)
-            return roc_auc(raw.mean(0), y)
+            raw, errors = self._raw(X, smiles_col)
+            keep = np.array([e is None for e in errors], dtype=bool)
+            if not keep.all():      # ranks are undefined with NaN among them: score the readable rows
+                warnings.warn(f"{int((~keep).sum())} invalid SMILES left out of the score")
+            return roc_auc(raw.mean(0)[keep], y[keep])
         pred = np.asarray(self.predict(X, smiles_col), dtype=np.float64).reshape(len(y), -1)
         ok = ~np.isnan(y) & ~np.isnan(pred)
         resid = ((y - pred) ** 2)[ok].sum()

@@ -85,6 +85,11 @@ def test_gbdt_classification_multitask_with_missing_labels_and_one_class_task():
     assert set(np.unique(est.predict(tox["smiles"][:30]))) <= {0.0, 1.0}
     single = FingerprintGBDT(task="classification", **FAST).fit(tox["smiles"], tox["SR-ARE"])
     assert single.predict_proba(tox["smiles"][:5]).shape == (5, 2)
+    # an unreadable row is left out of the ROC-AUC, not allowed to turn it into NaN
+    smiles, labels = tox["smiles"][:200].tolist(), tox["SR-ARE"][:200].to_numpy()
+    clean = single.score(smiles, labels)
+    with pytest.warns(UserWarning, match="1 invalid SMILES left out"):
+        assert single.score(smiles + ["C1CC("], np.append(labels, 1.0)) == clean
     with pytest.raises(ValueError, match="0, 1 or NaN"):
         FingerprintGBDT(task="classification").fit(["CCO", "CC"], [0.5, 1.0])
 
