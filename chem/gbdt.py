@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from graphsci.chem.datasets import InvalidRow
 from graphsci.chem.fingerprints import morgan_fingerprints
@@ -119,30 +120,37 @@ class FingerprintGBDT(MoleculeModel):
                 X_tr, y_tr, X_va, y_va = X_tr[train], y_tr[train], X_tr[val], y_tr[val]
         self.target_names_ = names
         self.boosters_, self.best_iterations_ = [], []
-        for j, name in enumerate(names):
-            labelled = ~np.isnan(y_tr[:, j])
-            if not labelled.any():
-                raise ValueError(f"target {name!r} has no labelled training molecules")
-            t = y_tr[labelled, j]
-            if self.task == "classification" and len(np.unique(t)) < 2:
-                # one class seen: nothing to split on, the model is that class's rate
-                self.boosters_.append(float(t[0]))
-                self.best_iterations_.append(0)
-                continue
-            valid_sets, callbacks = [], []
-            if y_va is not None:
-                ok = ~np.isnan(y_va[:, j])
-                # ROC-AUC is undefined, and early stopping on it impossible, without both classes
-                if ok.any() and (self.task == "regression" or len(np.unique(y_va[ok, j])) == 2):
-                    valid_sets = [lgb.Dataset(X_va[ok], y_va[ok, j])]
-                    callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
-            booster = lgb.train(self._lgb_params(), lgb.Dataset(X_tr[labelled], t), self.n_estimators,
-                                valid_sets=valid_sets, callbacks=callbacks)
-            best = booster.best_iteration if valid_sets and booster.best_iteration > 0 else booster.current_iteration()
-            # Kept as the text a saved model holds: fitted and loaded models predict alike.
-            self.boosters_.append(lgb.Booster(model_str=booster.model_to_string(num_iteration=best)))
-            self.best_iterations_.append(int(best))
+        with tqdm(total=len(names), desc="boosting", unit="target", disable=(not self.progress) or None) as bar:
+            for j, name in enumerate(names):
+                self._fit_target(lgb, j, name, X_tr, y_tr, X_va, y_va, bar)
+                bar.update(1)
         return self
+
+    def _fit_target(self, lgb, j, name, X_tr, y_tr, X_va, y_va, bar):
+        """Appends target j's booster (or constant) and its tree count."""
+        labelled = ~np.isnan(y_tr[:, j])
+        if not labelled.any():
+            raise ValueError(f"target {name!r} has no labelled training molecules")
+        t = y_tr[labelled, j]
+        if self.task == "classification" and len(np.unique(t)) < 2:
+            # one class seen: nothing to split on, the model is that class's rate
+            self.boosters_.append(float(t[0]))
+            self.best_iterations_.append(0)
+            return
+        valid_sets = []
+        callbacks = [lambda env: bar.set_postfix(target=name, trees=env.iteration + 1, refresh=False)]
+        if y_va is not None:
+            ok = ~np.isnan(y_va[:, j])
+            # ROC-AUC is undefined, and early stopping on it impossible, without both classes
+            if ok.any() and (self.task == "regression" or len(np.unique(y_va[ok, j])) == 2):
+                valid_sets = [lgb.Dataset(X_va[ok], y_va[ok, j])]
+                callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        booster = lgb.train(self._lgb_params(), lgb.Dataset(X_tr[labelled], t), self.n_estimators,
+                            valid_sets=valid_sets, callbacks=callbacks)
+        best = booster.best_iteration if valid_sets and booster.best_iteration > 0 else booster.current_iteration()
+        # Kept as the text a saved model holds: fitted and loaded models predict alike.
+        self.boosters_.append(lgb.Booster(model_str=booster.model_to_string(num_iteration=best)))
+        self.best_iterations_.append(int(best))
 
     # ---- prediction --------------------------------------------------------------------------
     def _check_fitted(self):
