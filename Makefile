@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install -q -c constraints.txt
-SOURCES := $(shell find csrc graphsci chem protein tabular activelearn -type f \( -name '*.py' -o -name '*.h' -o -name '*.cpp' \) 2>/dev/null)
+SOURCES := $(shell find csrc graphsci chem protein tabular activelearn -type f -not -path '*/__pycache__/*' 2>/dev/null)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Never let the source folder graphsci/ (which has no compiled _C) shadow the installed package.
 export PYTHONSAFEPATH=1

@@ -254,3 +254,12 @@ def test_download_of_a_blend_with_model_folders(served_zoo):
     with pytest.raises(zoo.ZooError, match="outside its folder"):
         zoo.load_pretrained("escape", progress=False)
     assert not (served_zoo / "home" / "zoo" / "outside.txt").exists()
+
+
+def test_a_folder_named_like_a_zoo_model_does_not_hide_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "esol").mkdir()                   # e.g. a folder of one's own ESOL files
+    assert zoo.load_pretrained("esol").predict_frame(["CCO"])["error"].iloc[0] is None
+    (tmp_path / "mystery").mkdir()
+    with pytest.raises(zoo.ZooError, match="has no card.json"):
+        zoo.load_pretrained("mystery")

@@ -44,13 +44,23 @@ def model_info(name: str) -> dict:
     return info
 
 
+def model_folder(name: str | os.PathLike) -> Path | None:
+    """``name`` as a saved-model folder, or None when it names a zoo model. A folder that
+    happens to share a zoo model's name (a ``hiv/`` of one's own data) does not hide the zoo
+    model unless it holds a card.json; one with no card that names no zoo model is an error."""
+    folder = Path(name)
+    if (folder / "card.json").is_file():
+        return folder
+    if folder.is_dir() and str(name) not in registry():
+        raise ZooError(f"{folder} has no card.json: not a saved graphsci model folder")
+    return None
+
+
 def local_card(name: str | os.PathLike) -> dict | None:
     """The card of a saved-model folder, or of a zoo model that is here without downloading;
     None when there is none or it cannot be read (loading the model then says why)."""
-    folder = Path(name)
     try:
-        if not folder.is_dir():
-            folder = locate(str(name), download=False)
+        folder = model_folder(name) or locate(str(name), download=False)
         return json.loads((folder / "card.json").read_text())
     except (ZooError, OSError, ValueError):
         return None
@@ -65,9 +75,7 @@ def load_pretrained(name: str | os.PathLike, progress: bool = True):
     """A ready-to-predict estimator from a zoo name or a saved-model folder."""
     from importlib import import_module
 
-    folder = Path(name)
-    if not folder.is_dir():
-        folder = locate(str(name), download=True, progress=progress)
+    folder = model_folder(name) or locate(str(name), download=True, progress=progress)
     card_path = folder / "card.json"
     try:
         fmt = json.loads(card_path.read_text()).get("format")
