@@ -118,25 +118,25 @@ class FingerprintGBDT(MoleculeModel):
             train, val, _ = random_split(len(fp.rows), (1 - self.val_fraction, self.val_fraction, 0.0), self.seed)
             if len(val) and len(train):
                 X_tr, y_tr, X_va, y_va = X_tr[train], y_tr[train], X_tr[val], y_tr[val]
-        self.target_names_ = names
-        self.boosters_, self.best_iterations_ = [], []
+        fitted = []
         with tqdm(total=len(names), desc="boosting", unit="target", disable=(not self.progress) or None) as bar:
             for j, name in enumerate(names):
-                self._fit_target(lgb, j, name, X_tr, y_tr, X_va, y_va, bar)
+                fitted.append(self._fit_target(lgb, j, name, X_tr, y_tr, X_va, y_va, bar))
                 bar.update(1)
+        # set only once every target is fitted: a failed fit leaves no half model behind
+        self.target_names_ = names
+        self.boosters_, self.best_iterations_ = [b for b, _ in fitted], [n for _, n in fitted]
         return self
 
     def _fit_target(self, lgb, j, name, X_tr, y_tr, X_va, y_va, bar):
-        """Appends target j's booster (or constant) and its tree count."""
+        """Target j's booster (or constant) and its tree count."""
         labelled = ~np.isnan(y_tr[:, j])
         if not labelled.any():
             raise ValueError(f"target {name!r} has no labelled training molecules")
         t = y_tr[labelled, j]
         if self.task == "classification" and len(np.unique(t)) < 2:
             # one class seen: nothing to split on, the model is that class's rate
-            self.boosters_.append(float(t[0]))
-            self.best_iterations_.append(0)
-            return
+            return float(t[0]), 0
         valid_sets = []
         callbacks = [lambda env: bar.set_postfix(target=name, trees=env.iteration + 1, refresh=False)]
         if y_va is not None:
@@ -149,8 +149,7 @@ class FingerprintGBDT(MoleculeModel):
                             valid_sets=valid_sets, callbacks=callbacks)
         best = booster.best_iteration if valid_sets and booster.best_iteration > 0 else booster.current_iteration()
         # Kept as the text a saved model holds: fitted and loaded models predict alike.
-        self.boosters_.append(lgb.Booster(model_str=booster.model_to_string(num_iteration=best)))
-        self.best_iterations_.append(int(best))
+        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), int(best)
 
     # ---- prediction --------------------------------------------------------------------------
     def _check_fitted(self):

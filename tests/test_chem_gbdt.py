@@ -116,8 +116,10 @@ def test_gbdt_invalid_training_rows_bad_targets_and_parameters():
     assert est.invalid_[0].row == 3 and est.target_names_ == ["logp"]
     with pytest.raises(ValueError, match="no valid molecules"):
         FingerprintGBDT(**FAST).fit(["xx", "yy("], [1.0, 2.0])
-    with pytest.raises(ValueError, match="no labelled training molecules"):
-        FingerprintGBDT(**FAST).fit(["CCO", "CC"], [np.nan, np.nan])
+    half = FingerprintGBDT(**FAST)
+    with pytest.raises(ValueError, match="target 'b' has no labelled training molecules"):
+        half.fit(ESOL["smiles"][:40], np.c_[ESOL["logp"][:40], np.full(40, np.nan)], target_cols=["a", "b"])
+    assert not hasattr(half, "boosters_")      # no half-fitted model left behind
     with pytest.raises(ValueError, match="finite"):
         FingerprintGBDT(**FAST).fit(["CCO", "CC"], [np.inf, 1.0])
     with pytest.raises(ValueError, match="not fitted"):
