@@ -4,7 +4,6 @@ of hashed circular substructures) and make different errors, so their average ra
 than either: on HIV's scaffold split see benchmarks/MOLECULENET.md."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from graphsci.chem.outputs import MoleculeModel
 from graphsci.train.saved import read_card, write_card
+from graphsci.zoo.store import sha256
 
 CARD_VERSION = 1
 FORMAT = "graphsci.molecule-blend"
@@ -107,7 +107,7 @@ class MoleculeBlend(MoleculeModel):
         members = []
         for k, m in enumerate(self.models_):
             sub = m.save(directory / f"model{k}")
-            members.append({"folder": sub.name, "card_sha256": _card_digest(sub)})
+            members.append({"folder": sub.name, "card_sha256": sha256(sub / "card.json")})
         card = {"format": FORMAT, "card_version": CARD_VERSION,
                 "params": {"n_jobs": self.n_jobs, "progress": self.progress},
                 "targets": self.target_names_, "task": self.task,
@@ -135,7 +135,7 @@ class MoleculeBlend(MoleculeModel):
             sub = directory / str(entry.get("folder"))
             if not (sub / "card.json").is_file():
                 raise ValueError(f"{sub} is missing or has no card.json")
-            if _card_digest(sub) != entry.get("card_sha256"):
+            if sha256(sub / "card.json") != entry.get("card_sha256"):
                 raise ValueError(f"{sub / 'card.json'} does not match its checksum in {directory / 'card.json'}")
             try:
                 fitted.append(load_pretrained(sub))
@@ -145,6 +145,3 @@ class MoleculeBlend(MoleculeModel):
         est.metadata_ = dict(card.get("metadata") or {})
         return est
 
-
-def _card_digest(folder: Path) -> str:
-    return hashlib.sha256((folder / "card.json").read_bytes()).hexdigest()
