@@ -134,17 +134,19 @@ def _fit_predict(model, train, val, test, targets):
     return raw.mean(0), seconds
 
 
-def member_path(ds, split, split_seed, model, epochs, seed) -> Path:
+def member_path(ds, split, split_seed, model, epochs, seed, patience=None) -> Path:
     """Where one GNN fit's test outputs are kept: the scaffold split is the same for every seed,
     a random split is drawn per benchmark seed."""
     where = split if split == "scaffold" else f"{split}{split_seed}"
-    return MEMBERS / f"{ds}-{where}-{model}-e{epochs}-seed{seed}.npz"
+    stop = "" if patience is None else f"p{patience}"
+    return MEMBERS / f"{ds}-{where}-{model}-e{epochs}{stop}-seed{seed}.npz"
 
 
-def gnn_outputs(name, ds, split, df, targets, task, parts, seed, epochs, only=None):
-    """(test outputs, training seconds, each ensemble member's outputs) of one of our GNN
-    models, or None while a member outside ``only`` (the member indices this process may train)
-    is not on disk yet.
+def gnn_outputs(name, ds, split, df, targets, task, parts, seed, epochs, only=None, patience=None):
+    """(test outputs, training seconds, each ensemble member's outputs, each member's
+    (epochs run, kept epoch) or None for fits kept before these were recorded) of one of our
+    GNN models, or None while a member outside ``only`` (the member indices this process may
+    train) is not on disk yet.
 
     An ensemble of n trains its members as separate predictors, member m with seed s*n + m: the
     same members as ``MoleculePropertyPredictor(n_models=n, seed=s*n)`` (whose member m trains
@@ -155,33 +157,36 @@ def gnn_outputs(name, ds, split, df, targets, task, parts, seed, epochs, only=No
     params = MODEL_PARAMS[name]
     n = params.get("n_models", 1)
     member = params.get("members", name)
-    member_params = {"epochs": epochs, **MODEL_PARAMS[member]}
+    member_params = {"epochs": epochs, "patience": patience, **MODEL_PARAMS[member]}
     y = test[targets].to_numpy()
-    paths = [(member_path(ds, split, seed, member, epochs, seed * n + m), seed * n + m) for m in range(n)]
+    paths = [(member_path(ds, split, seed, member, epochs, seed * n + m, patience), seed * n + m) for m in range(n)]
     for m, (path, member_seed) in enumerate(paths):
         if not path.exists() and (only is None or m in only):
             model = MoleculePropertyPredictor(task=task, seed=member_seed, progress=False, **member_params)
             pred, secs = _fit_predict(model, train, val, test, targets)
+            kept = model.history_.loc[model.history_["best"], "epoch"]
             MEMBERS.mkdir(exist_ok=True)
             part = path.with_name(path.name + ".part")   # a process polling for it never reads half a file
             with open(part, "wb") as fh:
-                np.savez_compressed(fh, pred=pred, seconds=secs, threads=torch.get_num_threads())
+                np.savez_compressed(fh, pred=pred, seconds=secs, threads=torch.get_num_threads(),
+                                    epochs_run=len(model.history_), best_epoch=int(kept.iloc[0]) if len(kept) else -1)
             os.replace(part, path)
     # Checked after training ours, so whichever process finishes last finds every member.
     if not all(path.exists() for path, _ in paths):
         return None
-    outputs, seconds = [], 0.0
+    outputs, seconds, stops = [], 0.0, []
     for path, _ in paths:
         try:
             with np.load(path) as kept:
                 pred, secs = kept["pred"], float(kept["seconds"])
+                stops.append([int(kept["epochs_run"]), int(kept["best_epoch"])] if "best_epoch" in kept else None)
         except (OSError, ValueError, KeyError) as err:
             raise RuntimeError(f"{path} is unreadable ({err}); delete it to train that member again") from err
         if pred.shape != y.shape:
             raise RuntimeError(f"{path} holds outputs of shape {pred.shape}, the test set is {y.shape}")
         outputs.append(pred)
         seconds += secs
-    return np.mean(outputs, 0), seconds, outputs
+    return np.mean(outputs, 0), seconds, outputs, stops
 
 
 def gbdt_outputs(df, targets, task, parts, seed):
@@ -192,23 +197,25 @@ def gbdt_outputs(df, targets, task, parts, seed):
     return _fit_predict(model, *(df.iloc[p] for p in parts), targets)
 
 
-def run_model(name, ds, split, df, targets, task, parts, seed, epochs, only=None):
-    """(test score, training seconds, the members' or blended models' own test scores or None),
-    or None while ensemble members trained by another process are missing."""
+def run_model(name, ds, split, df, targets, task, parts, seed, epochs, only=None, patience=None):
+    """(test score, training seconds, the members' or blended models' own test scores or None,
+    the GNN fits' [epochs run, kept epoch] or None), or None while ensemble members trained by
+    another process are missing."""
     y = df.iloc[parts[2]][targets].to_numpy()
     if name == GBDT:
         pred, seconds = gbdt_outputs(df, targets, task, parts, seed)
-        return score(task, pred, y), seconds, None
-    gnn = gnn_outputs(BLENDS.get(name, name), ds, split, df, targets, task, parts, seed, epochs, only)
+        return score(task, pred, y), seconds, None, None
+    gnn = gnn_outputs(BLENDS.get(name, name), ds, split, df, targets, task, parts, seed, epochs, only, patience)
     if gnn is None:
         return None
-    pred, seconds, members = gnn
+    pred, seconds, members, stops = gnn
+    stops = stops if all(stops) else None
     if name in BLENDS:
         gbdt, gbdt_seconds = gbdt_outputs(df, targets, task, parts, seed)
         # each model counts once, as in MoleculeBlend
-        return score(task, np.mean([pred, gbdt], 0), y), seconds + gbdt_seconds, [score(task, pred, y),
-                                                                                    score(task, gbdt, y)]
-    return score(task, pred, y), seconds, [score(task, o, y) for o in members] if len(members) > 1 else None
+        return (score(task, np.mean([pred, gbdt], 0), y), seconds + gbdt_seconds,
+                [score(task, pred, y), score(task, gbdt, y)], stops)
+    return score(task, pred, y), seconds, [score(task, o, y) for o in members] if len(members) > 1 else None, stops
 
 
 def run_chemprop(df, targets, task, parts, seed, epochs):
@@ -236,17 +243,21 @@ def run_chemprop(df, targets, task, parts, seed, epochs):
     return score(task, pred, test[targets].to_numpy()), seconds
 
 
+KEY = ("dataset", "split", "seed", "model", "epochs", "patience")
+
+
 def done_keys():
     if not RUNS.exists():
         return set()
-    return {tuple(r[k] for k in ("dataset", "split", "seed", "model", "epochs"))
-            for r in map(json.loads, RUNS.read_text().splitlines()) if r}
+    return {tuple(r.get(k) for k in KEY) for r in map(json.loads, RUNS.read_text().splitlines()) if r}
 
 
 def report():
     runs = pd.DataFrame([json.loads(line) for line in RUNS.read_text().splitlines() if line])
     # a re-measured run replaces its earlier record
-    runs = runs.drop_duplicates(["dataset", "split", "seed", "model", "epochs"], keep="last")
+    if "patience" not in runs:
+        runs["patience"] = np.nan
+    runs = runs.drop_duplicates(list(KEY), keep="last")
     lines = ["# MoleculeNet results", "",
              "Written by `benchmarks/moleculenet.py` (see its docstring for the exact protocol).",
              "Test metric mean ± std over seeds (n = number of seeds), and mean training wall time",
@@ -268,7 +279,13 @@ def report():
              "AttentiveFP, GIN, GCN and GAT train with dropout 0.1. Their records made before commit c2b0d79",
              "drew the masks from torch's generator, later ones from graphsci's own (same seeds, other draws),",
              "so rerunning an earlier record gives a statistically equivalent, not identical, figure.",
-             "The D-MPNN models use no dropout.", ""]
+             "The D-MPNN models use no dropout.",
+             "Every GNN fit runs its epochs (50) and keeps the weights of its best validation epoch, as",
+             "chemprop does. A cell marked `patience P` stopped its fits after P epochs without a better",
+             "validation score (`--patience`): the learning-rate schedule depends only on the epoch count,",
+             "so such a fit is the exact beginning of the full one and keeps the same epoch unless a later",
+             "one would have scored better. Runs since the `stops` field exists list each fit's",
+             "[epochs run, kept epoch] in the runs file.", ""]
     for split in ("random", "scaffold"):
         sub = runs[runs["split"] == split]
         if sub.empty:
@@ -292,7 +309,8 @@ def report():
                     continue
                 r = stats.loc[m]
                 secs = "" if np.isnan(r["secs"]) else f", {r['secs']:.0f} s"
-                text = f"{r['mean']:.3f} ± {0 if np.isnan(r['std']) else r['std']:.3f} (n={int(r['n'])}{secs})"
+                text = (f"{r['mean']:.3f} ± {0 if np.isnan(r['std']) else r['std']:.3f} "
+                        f"(n={int(r['n'])}{secs}{_patience_note(d[d['model'] == m]['patience'])})")
                 cells.append(f"**{text}**" if m == best else text)
             metric = "RMSE" if task == "regression" else "ROC-AUC"
             lines.append(f"| {ds} | {metric} | " + " | ".join(cells) + " |")
@@ -302,6 +320,15 @@ def report():
     lines += ["## Commands", "", "```", *commands, "```", ""]
     REPORT.write_text("\n".join(lines))
     print(f"wrote {REPORT}")
+
+
+def _patience_note(patience) -> str:
+    """How a cell's runs stopped, when any used ``--patience``."""
+    used = patience.dropna()
+    if used.empty:
+        return ""
+    values = "/".join(str(int(p)) for p in sorted(set(used)))
+    return f", patience {values}" + ("" if len(used) == len(patience) else f" in {len(used)} of {len(patience)}")
 
 
 def _clean_seconds(d):
@@ -418,6 +445,9 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--models", nargs="+", default=[*OURS, *BASELINES], choices=[*OURS, *BASELINES])
     parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--patience", type=int, default=None,
+                        help="GNN fits stop after this many epochs without a better validation score "
+                             "(default: all epochs run); recorded with each run")
     parser.add_argument("--data", default=None)
     parser.add_argument("--report", action="store_true", help="only rebuild MOLECULENET.md")
     parser.add_argument("--rerun", action="store_true", help="measure runs again that are already recorded")
@@ -436,24 +466,29 @@ def main(argv=None):
                     parts = splits(df, split, seed)
                     for model in args.models:
                         epochs = model_epochs(model, args.epochs)
-                        key = (ds, split, seed, model, epochs)
+                        patience = args.patience if arch_of(model) else None
+                        key = (ds, split, seed, model, epochs, patience)
                         if key in done:
                             continue
                         members = None
                         if model == "chemprop":
                             value, secs = run_chemprop(df, targets, task, parts, seed, epochs)
                         else:
-                            result = run_model(model, ds, split, df, targets, task, parts, seed, epochs, args.members)
+                            result = run_model(model, ds, split, df, targets, task, parts, seed, epochs,
+                                               args.members, patience)
                             if result is None:
                                 print(f"{ds} {split} seed {seed} {model}: members outside {args.members} not on disk yet")
                                 continue
-                            value, secs, members = result
-                        record = dict(zip(("dataset", "split", "seed", "model", "epochs"), key),
-                                      score=value, seconds=secs, n_train=len(parts[0]),
+                            value, secs, members, stops = result
+                        record = dict(zip(KEY, key), score=value, seconds=secs, n_train=len(parts[0]),
                                       n_test=len(parts[2]), command=command,
                                       threads=torch.get_num_threads())
+                        if patience is None:
+                            del record["patience"]   # the records before --patience existed have none
                         if members:
                             record["members"] = members
+                        if stops:
+                            record["stops"] = stops
                         print(json.dumps(record), flush=True)
                         with open(RUNS, "a") as fh:
                             fh.write(json.dumps(record) + "\n")

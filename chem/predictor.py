@@ -20,7 +20,7 @@ from graphsci.chem.outputs import MoleculeModel
 from graphsci.chem.splits import random_split
 from graphsci.data.graphs import GraphDataset
 from graphsci.train import Trainer
-from graphsci.train.trainer import seed_everything
+from graphsci.train.trainer import history_frame, seed_everything
 from graphsci.train.saved import common_card, estimator_from_card, read_card, read_members, write_model_dir
 
 CARD_VERSION = 1
@@ -50,7 +50,9 @@ class MoleculePropertyPredictor(MoleculeModel):
     Other parameters set the network and the optimisation.
 
     Fitted attributes: ``models_``, ``target_names_``, ``mean_``/``scale_`` (regression),
-    ``invalid_`` (training rows skipped for invalid SMILES).
+    ``invalid_`` (training rows skipped for invalid SMILES), ``history_`` (a DataFrame of each
+    member's per-epoch training and validation loss and metric; ``best`` marks the epoch kept,
+    for learning curves; saved in the card; absent from models saved before graphsci kept it).
     """
 
     def __init__(self, task: str = "regression", arch: str = "dmpnn", hidden: int = 300,
@@ -109,7 +111,7 @@ class MoleculePropertyPredictor(MoleculeModel):
         self.target_names_ = names
         self.atom_dim_ = AtomFeaturizer(self.atom_features).size
         self.bond_dim_ = BondFeaturizer(self.bond_features).size
-        self.models_ = []
+        self.models_, trainers = [], []
         for m in range(self.n_models):
             seed = self.seed + m
             if held_out is None:
@@ -120,12 +122,14 @@ class MoleculePropertyPredictor(MoleculeModel):
                 train, val = GraphDataset(samples), held_out
             seed_everything(seed)
             model = self._new_model()
-            Trainer(max_epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay,
-                    loss="mse" if self.task == "regression" else "bce",
-                    metric="rmse" if self.task == "regression" else "roc_auc",
-                    patience=self.patience, batch_size=self.batch_size, seed=seed,
-                    progress=self.progress, schedule=self.schedule).fit_graphs(model, train, val)
+            trainers.append(Trainer(
+                max_epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay,
+                loss="mse" if self.task == "regression" else "bce",
+                metric="rmse" if self.task == "regression" else "roc_auc",
+                patience=self.patience, batch_size=self.batch_size, seed=seed,
+                progress=self.progress, schedule=self.schedule).fit_graphs(model, train, val))
             self.models_.append(model.eval())
+        self.history_ = history_frame(trainers)
         return self
 
     def _dataset(self, X, y, smiles_col, target_cols, what):

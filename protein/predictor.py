@@ -21,7 +21,7 @@ from graphsci.protein.structure import UNKNOWN, Structure, load_structure
 from graphsci.train import Trainer, roc_auc
 from graphsci.train.losses import masked_bce
 from graphsci.train.saved import common_card, estimator_from_card, read_card, read_members, write_model_dir
-from graphsci.train.trainer import seed_everything
+from graphsci.train.trainer import history_frame, seed_everything
 
 CARD_VERSION = 1
 FORMAT = "graphsci.protein-predictor"
@@ -53,7 +53,8 @@ class ProteinPropertyPredictor(Estimator):
     ``fit(X, y)``: ``X`` is a list of structure files, :class:`Structure`\\ s or
     :class:`ProteinGraph`\\ s, or a DataFrame with a ``path_col`` column of files.
     Fitted attributes: ``models_``, ``target_names_``, ``node_dim_``, ``edge_dim_``,
-    ``classes_`` (multiclass), ``mean_``/``scale_`` (regression).
+    ``classes_`` (multiclass), ``mean_``/``scale_`` (regression), ``history_`` (each member's
+    per-epoch losses and validation metric, ``best`` marking the epoch kept; saved in the card).
     """
 
     def __init__(self, task: str = "classification", level: str = "graph", hidden: int = 128,
@@ -165,7 +166,7 @@ class ProteinPropertyPredictor(Estimator):
         loss, metric = TASKS[self.task]
         if self.class_weight == "balanced" and self.task == "classification":
             loss = functools.partial(masked_bce, pos_weight=self._positive_weights(samples))
-        self.models_ = []
+        self.models_, trainers = [], []
         rng = np.random.default_rng(self.seed)
         for m in range(self.n_models):
             if held_out is None:
@@ -177,11 +178,13 @@ class ProteinPropertyPredictor(Estimator):
                 train, val = samples, held_out
             seed_everything(self.seed + m)
             model = self._new_model()
-            Trainer(max_epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay, loss=loss,
-                    metric=metric, patience=self.patience, batch_size=self.batch_size,
-                    seed=self.seed + m, progress=self.progress).fit_graphs(model, GraphDataset(train),
-                                                                           GraphDataset(val))
+            trainers.append(Trainer(
+                max_epochs=self.epochs, lr=self.lr, weight_decay=self.weight_decay, loss=loss,
+                metric=metric, patience=self.patience, batch_size=self.batch_size,
+                seed=self.seed + m, progress=self.progress).fit_graphs(model, GraphDataset(train),
+                                                                       GraphDataset(val)))
             self.models_.append(model.eval())
+        self.history_ = history_frame(trainers)
         return self
 
     @staticmethod

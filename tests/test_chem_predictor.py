@@ -58,6 +58,19 @@ def test_save_load_identical_predictions(fitted, tmp_path):
     a, sa = fitted.predict(smiles, return_std=True)
     b, sb = loaded.predict(smiles, return_std=True)
     assert np.array_equal(a, b) and np.array_equal(sa, sb)
+    # the learning curves travel with the model
+    pd.testing.assert_frame_equal(loaded.history_, fitted.history_)
+
+
+def test_history_has_every_epoch_of_every_member_and_marks_the_kept_one(fitted):
+    h = fitted.history_
+    assert list(h.columns) == ["member", "epoch", "train_loss", "val_loss", "rmse", "best"]
+    assert h.groupby("member")["epoch"].apply(list).tolist() == [list(range(15))] * 2
+    best = h[h["best"]]
+    assert best["member"].tolist() == [0, 1]
+    # the kept epoch is the one with the lowest validation RMSE
+    assert best["rmse"].tolist() == h.groupby("member")["rmse"].min().tolist()
+    assert h["train_loss"].notna().all() and h.groupby("member")["train_loss"].apply(lambda t: t.iloc[-1] < t.iloc[0]).all()
 
 
 def test_corrupt_card_and_weights_are_clear_errors(fitted, tmp_path):

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from hypothesis import given
@@ -212,6 +213,8 @@ def test_predictor_fit_predict_save_load(tmp_path):
     loaded = ProteinPropertyPredictor.load(tmp_path / "m")
     np.testing.assert_allclose(loaded.predict_proba(paths), proba, atol=1e-6)
     assert loaded.metadata_["dataset"] == "protease subset"
+    assert len(model.history_) == 6 and model.history_["best"].sum() == 2
+    pd.testing.assert_frame_equal(loaded.history_, model.history_)
     assert loaded.predict_proba([]).shape == (0, 2)
     with pytest.raises(ValueError, match="no training proteins"):
         ProteinPropertyPredictor().fit([], [])

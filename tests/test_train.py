@@ -12,6 +12,7 @@ from graphsci import nn as gnn
 from graphsci.data import (GraphDataset, collate, load_npz_graph, load_planetoid, load_tu,
                            row_normalise)
 from graphsci.train import Trainer, accuracy, mae, rmse, roc_auc, seed_everything
+from graphsci.train.trainer import history_frame
 from graphsci.train.losses import masked_bce, masked_mse
 from conftest import SHARED_DATA
 
@@ -86,6 +87,34 @@ def test_graph_training_on_enzymes_slice():
     assert trainer.history_[-1]["train_loss"] < trainer.history_[0]["train_loss"]
     pred = trainer.predict_graphs(model, GraphDataset(ds.samples[260:300]))
     assert pred.shape == (40, 6)
+
+
+def test_a_run_stopped_by_patience_is_the_beginning_of_the_full_run():
+    """The warm-up/decay schedule depends on max_epochs only, so early stopping cuts the run
+    short without changing a step of it; the kept epoch is the best of the epochs it ran."""
+    torch.set_num_threads(2)
+    ds = load_tu("ENZYMES", SHARED_DATA)
+    sys.path.insert(0, os.path.dirname(__file__))
+    from ddp_worker import GIN
+
+    train, val = GraphDataset(ds.samples[:120]), GraphDataset(ds.samples[120:180])
+    runs = []
+    for patience in (None, 2):
+        seed_everything(5)
+        model = GIN(ds[0].x.shape[1], 16, 6)
+        trainer = Trainer(max_epochs=12, batch_size=32, patience=patience, seed=5, progress=False,
+                          schedule="warmup_decay").fit_graphs(model, train, val)
+        runs.append(trainer)
+    full, stopped = runs
+    n = len(stopped.history_)
+    assert len(full.history_) == 12 and n < 12   # 6 classes on 60 graphs: the accuracy stalls early
+    assert stopped.history_ == full.history_[:n]
+    scores = [h["accuracy"] for h in stopped.history_]
+    assert stopped.best_score_ == max(scores) and n - 1 - stopped.best_epoch_ == 2
+    frame = history_frame(runs)
+    assert list(frame.columns) == ["member", "epoch", "train_loss", "val_loss", "accuracy", "best"]
+    assert len(frame) == 12 + n and frame.groupby("member")["best"].sum().tolist() == [1, 1]
+    assert frame.loc[frame["best"] & (frame["member"] == 1), "epoch"].item() == stopped.best_epoch_
 
 
 def test_collate_and_dataset_checks():

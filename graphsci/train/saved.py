@@ -91,15 +91,20 @@ def common_card(est, metadata: dict | None) -> dict:
     """The card fields every estimator writes (read back by :func:`estimator_from_card`)."""
     # regression targets standardised while training (not every regressor does)
     scaled = getattr(est, "task", None) == "regression" and hasattr(est, "mean_")
-    return {"params": est.get_params(), "targets": est.target_names_,
+    card = {"params": est.get_params(), "targets": est.target_names_,
             "normalisation": ({"mean": est.mean_.tolist(), "scale": est.scale_.tolist()} if scaled else None),
             "metadata": dict(metadata or getattr(est, "metadata_", None) or {})}
+    history = getattr(est, "history_", None)
+    if history is not None:
+        # column lists, NaN as null: the card stays standard JSON
+        card["history"] = {c: [None if v != v else v for v in history[c].tolist()] for c in history.columns}
+    return card
 
 
 def estimator_from_card(cls, card: dict):
     """``cls(**params)`` with what every saved estimator card holds: ``target_names_``, the
-    regression ``mean_``/``scale_`` (when the card has a normalisation), ``metadata_`` and an
-    empty ``invalid_``. A missing or malformed field raises KeyError/TypeError/ValueError."""
+    regression ``mean_``/``scale_`` (when the card has a normalisation), ``metadata_``, the
+    training ``history_`` (when the card has one) and an empty ``invalid_``. A missing or malformed field raises KeyError/TypeError/ValueError."""
     import numpy as np
 
     est = cls(**card["params"])
@@ -109,4 +114,10 @@ def estimator_from_card(cls, card: dict):
         est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
     est.metadata_ = dict(card.get("metadata") or {})
     est.invalid_ = []
+    if "history" in card:
+        import pandas as pd
+
+        history = pd.DataFrame(card["history"])
+        numeric = [c for c in history.columns if c not in ("member", "epoch", "best")]
+        est.history_ = history.astype({c: "float64" for c in numeric})
     return est

@@ -40,7 +40,10 @@ class Trainer:
     progress : show a tqdm bar (it hides itself when stderr is not a terminal).
 
     ``fit_*`` train the model in place and return the trainer, which then holds ``history_``
-    (per-epoch dicts), ``best_epoch_`` and ``best_score_``.
+    (per-epoch dicts), ``best_epoch_`` and ``best_score_``. The schedule depends on
+    ``max_epochs`` alone, so a run stopped by ``patience`` is the exact beginning of the run
+    without it: stopping early changes the kept weights only if a later epoch would have
+    scored better.
     """
 
     def __init__(self, max_epochs: int = 200, lr: float = 0.01, weight_decay: float = 0.0,
@@ -75,7 +78,8 @@ class Trainer:
         metric_fn, mode = METRICS[self.metric]
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best_key, best_state, since_best = None, None, 0
-        self.history_ = []
+        # None / NaN when no epoch had a defined validation score (the last weights are kept)
+        self.history_, self.best_epoch_, self.best_score_ = [], None, math.nan
         bar = tqdm(range(self.max_epochs), desc="train", disable=(not self.progress or rank != 0) or None)
         for epoch in bar:
             model.train()
@@ -193,3 +197,18 @@ class Trainer:
         model.eval()
         with torch.no_grad():
             return torch.cat([self._forward(model, b)[0] for b in self._loader(dataset, shuffle=False)])
+
+
+def history_frame(trainers) -> "pd.DataFrame":
+    """The per-epoch records of fitted trainers (one per ensemble member) as one DataFrame:
+    ``member``, ``epoch``, ``train_loss``, ``val_loss``, the validation metric, and ``best``
+    (True on the epoch whose weights each member kept)."""
+    import pandas as pd
+
+    frames = []
+    for member, trainer in enumerate(trainers):
+        frame = pd.DataFrame(trainer.history_)
+        frame.insert(0, "member", member)
+        frame["best"] = frame["epoch"] == trainer.best_epoch_
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
