@@ -1,5 +1,4 @@
 import gzip
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from conftest import SHARED_DATA
 from graphsci.protein import (FeatureLayout, Structure, StructureError, contact_map, distance_map,
                               graph_from_distance_map, load_structure, reference, residue_graph,
                               residue_graph_from_coordinates)
-from graphsci.protein.graphs import node_positions
 from graphsci.protein.predictor import ProteinPropertyPredictor
 
 PROTEINS = Path(SHARED_DATA) / "proteins"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ from graphsci.data.graphs import GraphDataset, GraphSample, collate
 from graphsci.train import distributed
 from graphsci.train.losses import LOSSES
 from graphsci.train.metrics import METRICS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def seed_everything(seed: int) -> None:
@@ -199,7 +203,7 @@ class Trainer:
             return torch.cat([self._forward(model, b)[0] for b in self._loader(dataset, shuffle=False)])
 
 
-def history_frame(trainers) -> "pd.DataFrame":
+def history_frame(trainers) -> pd.DataFrame:
     """The per-epoch records of fitted trainers (one per ensemble member) as one DataFrame:
     ``member``, ``epoch``, ``train_loss``, ``val_loss``, the validation metric, and ``best``
     (True on the epoch whose weights each member kept)."""
