@@ -23,6 +23,7 @@ import pandas as pd
 from rdkit import Chem, RDLogger
 
 from graphsci.data import data_root
+from graphsci.zoo import model_info
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import write_section  # noqa: E402
@@ -88,7 +89,9 @@ def main(argv=None):
     assert len(out) == len(hiv) and out["smiles"].tolist() == hiv["smiles"].tolist()
     ours, cp = min(ours_t), min(cp_t)
 
-    lines = [f"`graphsci predict esol` (bundled 3-model D-MPNN ensemble, uncertainty on) on the first "
+    params = model_info("esol")["card"]["params"]
+    lines = [f"`graphsci predict esol` (bundled D-MPNN ensemble of {params['n_models']}, hidden {params['hidden']}, "
+             f"uncertainty on) on the first "
              f"{len(hiv):,} rows of hiv.csv.gz, against `chemprop predict` (chemprop 2.3.1, one model of "
              f"default size) on the {len(valid):,} valid rows; fresh processes, best of {args.reps}, "
              f"start-up included.", "",

@@ -1,6 +1,7 @@
 """The installed ``graphsci`` command, run in subprocesses as users run it."""
 import gzip
 import io
+import json
 import os
 import subprocess
 import sys
@@ -169,11 +170,13 @@ def test_train_evaluate_predict_roundtrip(tmp_path):
     df.loc[7, "smiles"] = "not-a-smiles"
     df.to_csv(data, index=False)
     proc = run("train", data, "--target-cols", "logS", "--task", "regression", "--model", "gin",
-               "--split", "random", "--epochs", 3, "--n-models", 2, "--units", "log10(mol/L)",
+               "--split", "random", "--epochs", 3, "--patience", 1, "--n-models", 2, "--units", "log10(mol/L)",
                "-o", tmp_path / "model")
     assert proc.returncode == 0, proc.stderr
     assert "1 of 120 rows have invalid SMILES" in proc.stderr
     assert (tmp_path / "model" / "model.safetensors").is_file()
+    card = json.loads((tmp_path / "model" / "card.json").read_text())
+    assert card["params"]["patience"] == 1 and set(card["history"]["member"]) == {0, 1}
     evaluation = run("evaluate", tmp_path / "model", data)
     assert evaluation.returncode == 0 and '"rmse"' in evaluation.stdout and '"invalid": 1' in evaluation.stdout
     out = pd.read_csv(io.StringIO(run("predict", tmp_path / "model", data).stdout))
@@ -210,4 +213,6 @@ def test_train_gbdt_and_blend_then_predict_and_evaluate(tmp_path, how):
 def test_train_gbdt_rejects_ensemble_options(tmp_path):
     proc = run("train", ESOL, "--target-cols", "logp", "--task", "regression", "--model", "gbdt", "--with-gbdt",
                "-o", tmp_path / "m")
-    assert proc.returncode == 2 and "--model gbdt takes neither" in proc.stderr
+    assert proc.returncode == 2 and "--model gbdt takes none of" in proc.stderr
+    proc = run("train", ESOL, "--target-cols", "logp", "--task", "regression", "--patience", 0, "-o", tmp_path / "m")
+    assert proc.returncode == 2 and "--patience must be at least 1" in proc.stderr

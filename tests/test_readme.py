@@ -25,6 +25,7 @@ def _check(ns):
         assert std[0] >= 0 and math.isnan(std[2])  # ensemble spread; none for the invalid row
         assert (ns["same"].predict(["CCO"]) == ns["model"].predict(["CCO"])).all()
         assert ns["graph"].num_nodes == 11
+        assert len(ns["curves"]) == 2 * 10 and ns["curves"]["best"].sum() == 2
     if "blend" in ns:  # GNN + fingerprint GBDT
         table = ns["table"]
         assert table["error"].iloc[:5].isna().all() and "C1CC(" in table["error"].iloc[5]

@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--split", default="scaffold", choices=("random", "scaffold", "stratified"),
                    help="80/10/10 train/validation/test split (default scaffold)")
     t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--patience", type=int, metavar="N",
+                   help="stop a GNN after N epochs without a better validation score (default: run every epoch)")
     t.add_argument("--n-models", type=int, default=1, help="ensemble size (uncertainty)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--units", nargs="+", help="units of the targets, in --target-cols order")
@@ -383,15 +385,18 @@ def _train(args) -> int:
             raise CommandError("--split stratified needs exactly one target column")
         parts = stratified_split(yv[:, 0], (0.8, 0.1, 0.1), args.seed)
     train, val, test = parts
-    if args.model == "gbdt" and (args.with_gbdt or args.n_models != 1):
-        raise CommandError("--model gbdt takes neither --with-gbdt nor --n-models")
+    if args.model == "gbdt" and (args.with_gbdt or args.n_models != 1 or args.patience is not None):
+        raise CommandError("--model gbdt takes none of --with-gbdt, --n-models and --patience")
+    if args.patience is not None and args.patience < 1:
+        raise CommandError("--patience must be at least 1")
     progress = sys.stderr.isatty()
     gbdt = FingerprintGBDT(task=args.task, seed=args.seed, progress=progress)
     if args.model == "gbdt":
         model = gbdt
     else:
         model = MoleculePropertyPredictor(task=args.task, arch=args.model, epochs=args.epochs,
-                                          n_models=args.n_models, seed=args.seed, progress=progress)
+                                          patience=args.patience, n_models=args.n_models, seed=args.seed,
+                                          progress=progress)
         if args.with_gbdt:
             model = MoleculeBlend([model, gbdt])
     try:
