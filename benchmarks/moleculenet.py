@@ -164,12 +164,12 @@ def gnn_outputs(name, ds, split, df, targets, task, parts, seed, epochs, only=No
         if not path.exists() and (only is None or m in only):
             model = MoleculePropertyPredictor(task=task, seed=member_seed, progress=False, **member_params)
             pred, secs = _fit_predict(model, train, val, test, targets)
-            kept = model.history_.loc[model.history_["best"], "epoch"]
+            best = model.history_.loc[model.history_["best"], "epoch"]
             MEMBERS.mkdir(exist_ok=True)
             part = path.with_name(path.name + ".part")   # a process polling for it never reads half a file
             with open(part, "wb") as fh:
                 np.savez_compressed(fh, pred=pred, seconds=secs, threads=torch.get_num_threads(),
-                                    epochs_run=len(model.history_), best_epoch=int(kept.iloc[0]) if len(kept) else -1)
+                                    epochs_run=len(model.history_), best_epoch=int(best.iloc[0]) if len(best) else -1)
             os.replace(part, path)
     # Checked after training ours, so whichever process finishes last finds every member.
     if not all(path.exists() for path, _ in paths):
