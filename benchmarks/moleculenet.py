@@ -10,7 +10,8 @@ whole ``chemprop train`` process, whose start-up is a few seconds).
 
 An ensemble (``n_models`` > 1 in MODEL_PARAMS) scores the mean of its members' outputs; its
 record also lists each member's own test score. Seed s trains members s*n .. s*n + n - 1, so
-the ensembles of different seeds share no member. Every GNN fit's test outputs are kept in
+the ensembles of different seeds share no member. Every GNN fit's test outputs (and, since
+``--patience`` exists, its epochs run, kept epoch and per-epoch validation score) are kept in
 benchmarks/moleculenet_members/ as it finishes, so a stopped ensemble resumes at its next member
 and a blend reuses the fits of its GNN. A blend (BLENDS) scores the mean of its GNN's and
 ``FingerprintGBDT``'s (same seed) test outputs, as ``graphsci.chem.MoleculeBlend`` predicts; its
@@ -168,8 +169,10 @@ def gnn_outputs(name, ds, split, df, targets, task, parts, seed, epochs, only=No
             MEMBERS.mkdir(exist_ok=True)
             part = path.with_name(path.name + ".part")   # a process polling for it never reads half a file
             with open(part, "wb") as fh:
+                # the validation curve shows what any patience would have kept, without a rerun
                 np.savez_compressed(fh, pred=pred, seconds=secs, threads=torch.get_num_threads(),
-                                    epochs_run=len(model.history_), best_epoch=int(best.iloc[0]) if len(best) else -1)
+                                    epochs_run=len(model.history_), best_epoch=int(best.iloc[0]) if len(best) else -1,
+                                    val_curve=model.history_["rmse" if task == "regression" else "roc_auc"].to_numpy())
             os.replace(part, path)
     # Checked after training ours, so whichever process finishes last finds every member.
     if not all(path.exists() for path, _ in paths):
