@@ -162,3 +162,15 @@ def test_eval_set_and_evaluate():
     frame = model.predict_frame(["CCO", "xx"])
     assert list(frame.columns) == ["logp", "logp_std", "error"]
     assert frame["error"][0] is None and "xx" in frame["error"][1]
+
+
+def test_bad_patience_and_a_corrupt_history_in_the_card(fitted, tmp_path):
+    with pytest.raises(ValueError, match="patience must be None or at least 1"):
+        MoleculePropertyPredictor(**dict(SMALL, epochs=1, patience=0)).fit(ESOL["smiles"][:40], ESOL["logp"][:40])
+    fitted.save(tmp_path / "m")
+    card_path = tmp_path / "m" / "card.json"
+    card = json.loads(card_path.read_text())
+    card["history"]["epoch"] = card["history"]["epoch"][:3]     # ragged columns
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="card.json is corrupt"):
+        MoleculePropertyPredictor.load(tmp_path / "m")

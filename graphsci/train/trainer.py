@@ -61,6 +61,8 @@ class Trainer:
             raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
         if max_epochs < 1:
             raise ValueError("max_epochs must be at least 1")
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be None or at least 1, got {patience}")
         if schedule not in ("constant", "warmup_decay"):
             raise ValueError(f"unknown schedule {schedule!r}; expected constant or warmup_decay")
         self.max_epochs, self.lr, self.weight_decay = max_epochs, lr, weight_decay
