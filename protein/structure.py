@@ -157,12 +157,16 @@ def _format(path: Path) -> str:
 
 def _check_pdb_text(path: Path, text: str) -> None:
     """Biopython reads a PDB file cut mid-record as if it simply ended; the cut shows as a last
-    coordinate record too short to hold its coordinates."""
+    coordinate record too short to hold its coordinates, or as a bare start of "ATOM" /
+    "HETATM" when it falls inside the record name. (A cut exactly at a line end cannot be told
+    from a file that ends without END.)"""
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise StructureError(f"{path}: empty file")
     last = lines[-1]
-    if last.startswith(("ATOM", "HETATM")) and len(last.rstrip()) < 54:
+    name = last.rstrip()
+    cut_in_name = len(name) < 6 and ("ATOM".startswith(name) or "HETATM".startswith(name))
+    if cut_in_name or (last.startswith(("ATOM", "HETATM")) and len(name) < 54):
         raise StructureError(f"{path}: truncated (the last record ends before its coordinates: {last.strip()!r})")
 
 

@@ -159,7 +159,11 @@ def test_bad_files_give_clear_errors(tmp_path):
                               if ln.startswith("HETATM")) + "END\n")
     garbage = tmp_path / "garbage.cif"
     garbage.write_text("this is not\nan mmCIF file\n")
-    cases = {truncated: "truncated", empty: "empty", dna: "nucleic", ligand: "no amino-acid",
+    cuts = {}
+    for cut in (1, 3, 4, 12, 53):    # inside the record name, the serial and the coordinates
+        cuts[tmp_path / f"cut{cut}.pdb"] = "truncated"
+        (tmp_path / f"cut{cut}.pdb").write_text("".join(good[:atoms[200]]) + good[atoms[200]][:cut])
+    cases = {**cuts, truncated: "truncated", empty: "empty", dna: "nucleic", ligand: "no amino-acid",
              garbage: "garbage.cif", tmp_path / "missing.pdb": "no such file",
              tmp_path / "notes.txt": "unknown structure format"}
     (tmp_path / "notes.txt").write_text("hello")
