@@ -164,6 +164,27 @@ def test_predict_smi_gz_and_sdf(tmp_path):
     assert out["source"][0] == "test"
 
 
+def test_predict_several_files_in_order_with_a_file_column(tmp_path):
+    (tmp_path / "a.smi").write_text("CCO ethanol\nXX bad\n")
+    with gzip.open(tmp_path / "b.smi.gz", "wt") as fh:
+        fh.write("c1ccccc1 benzene\n")
+    proc = run("predict", "esol", tmp_path / "a.smi", tmp_path / "b.smi.gz", "--batch-size", 1)
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)
+    assert list(out.columns[:3]) == ["file", "smiles", "name"]
+    assert out["file"].tolist() == [str(tmp_path / "a.smi")] * 2 + [str(tmp_path / "b.smi.gz")]
+    assert out["name"].tolist() == ["ethanol", "bad", "benzene"] and out["error"].ne("").tolist() == [False, True, False]
+    assert "3 rows read, 2 predicted, 1 invalid" in proc.stderr
+    # A file that cannot be read, or whose columns differ, stops the command before any output.
+    pd.DataFrame({"smiles": ["CCO"], "id": [1]}).to_csv(tmp_path / "c.csv", index=False)
+    for bad, message in ((tmp_path / "c.csv", "differ"), (tmp_path / "nope.smi", "no such file")):
+        proc = run("predict", "esol", tmp_path / "a.smi", bad)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stdout == "", proc.stderr
+    pd.DataFrame({"smiles": ["CCO"], "file": ["x"]}).to_csv(tmp_path / "d.csv", index=False)
+    proc = run("predict", "esol", tmp_path / "d.csv", tmp_path / "d.csv")
+    assert proc.returncode == 2 and "column 'file'" in proc.stderr
+
+
 def test_train_evaluate_predict_roundtrip(tmp_path):
     data = tmp_path / "train.csv"
     df = pd.read_csv(ESOL).head(120).rename(columns={"logp": "logS"})

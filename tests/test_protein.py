@@ -286,9 +286,15 @@ def test_command_line_on_a_folder_with_a_broken_file(tmp_path):
     strict = subprocess.run([exe, "predict", str(tmp_path / "model"), str(folder), "--strict"],
                             capture_output=True, text=True, timeout=300)
     assert strict.returncode == 1 and "broken.pdb" in strict.stderr
-    missing = subprocess.run([exe, "predict", str(tmp_path / "model"), str(tmp_path / "nothing")],
+    missing = subprocess.run([exe, "predict", str(tmp_path / "model"), str(paths[0]), str(tmp_path / "nothing")],
                              capture_output=True, text=True, timeout=300)
-    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert missing.returncode == 2 and "no such file" in missing.stderr and missing.stdout == ""
+    several = subprocess.run([exe, "predict", str(tmp_path / "model"), str(paths[3]), str(folder), str(paths[4])],
+                             capture_output=True, text=True, timeout=300)
+    rows = pd.read_csv(io.StringIO(several.stdout), keep_default_na=False)
+    assert several.returncode == 0 and len(rows) == 7, several.stderr
+    assert rows["structure"].iloc[0] == str(paths[3]) and rows["structure"].iloc[-1] == str(paths[4])
+    assert rows["structure"].iloc[1:6].tolist() == out["structure"].tolist()
 
 
 def test_balanced_class_weight():

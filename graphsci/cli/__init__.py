@@ -50,11 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict properties of molecules or protein structures",
                        description="Predict with a zoo model or a saved model folder. Molecule "
                        "models read .csv, .csv.gz, .tsv, .smi, .sdf (and .gz forms); protein models "
-                       "read a .pdb/.cif file (or .gz) or a folder of them, one output row per "
+                       "read .pdb/.cif files (or .gz) or folders of them, one output row per "
                        "structure (per chain with --per-chain); pocket models read a KLIFS-style "
-                       "Calpha table (id, position, x, y, z).")
+                       "Calpha table (id, position, x, y, z). Several INPUTs (a shell glob) are "
+                       "predicted in order into one output; molecule files then need the same "
+                       "columns, and a first column `file` says where each row came from.")
     p.add_argument("model", metavar="MODEL", help="zoo name (see `graphsci zoo list`) or model folder")
-    p.add_argument("input", metavar="INPUT", type=Path)
+    p.add_argument("inputs", metavar="INPUT", type=Path, nargs="+")
     p.add_argument("-o", "--output", type=Path, help="output CSV (default: standard output)")
     p.add_argument("--smiles-col", help="SMILES column of a table (default: guessed)")
     p.add_argument("--batch-size", type=int, default=10000, help="rows read, featurised and "
@@ -237,13 +239,13 @@ def _start_featurising(args, workers: int, size: int) -> None:
         atom, bond = list(card["featurizer"]["atom"]["names"]), list(card["featurizer"]["bond"]["names"])
     except (KeyError, TypeError):   # a damaged card: loading the model says what is wrong
         return
-    smiles = first_smiles(args.input, args.smiles_col, size)
+    smiles = first_smiles(args.inputs[0], args.smiles_col, size)
     if smiles:
         prefetch(smiles, atom, bond, workers)
 
 
 def _predict(args) -> int:
-    from graphsci.cli.molecules import MOLECULE_SUFFIXES, chunks, write_chunk
+    from graphsci.cli.molecules import MOLECULE_SUFFIXES, chunks_of_files, write_chunk
 
     if args.batch_size < 1 or args.jobs < 0 or (args.head is not None and args.head < 1):
         raise CommandError("--batch-size and --head must be at least 1, --jobs at least 0")
@@ -253,8 +255,9 @@ def _predict(args) -> int:
     # spin while waiting for work would take CPU from the workers.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     size = min(args.batch_size, args.head or args.batch_size)
-    if workers > 1 and args.input.is_file() and args.input.stat().st_size > 64_000 and \
-            args.input.name.lower().endswith(MOLECULE_SUFFIXES):
+    first = args.inputs[0]
+    if workers > 1 and first.is_file() and first.stat().st_size > 64_000 and \
+            first.name.lower().endswith(MOLECULE_SUFFIXES):
         _start_featurising(args, workers, size)
     model = _load_model(args.model)
     if getattr(model, "input_kind", None) != "molecule":  # the zoo's other kind
@@ -266,7 +269,8 @@ def _predict(args) -> int:
     n_read = n_bad = 0
     t0 = time.perf_counter()
     with _output(args.output) as out, _input_errors():
-        for frame, smiles, read_errors in _limited(chunks(args.input, args.smiles_col, size), args.head):
+        for frame, smiles, read_errors in _limited(chunks_of_files(args.inputs, args.smiles_col, size),
+                                                   args.head):
             pred = model.predict_frame(smiles)
             errors = [r or p for r, p in zip(read_errors, pred["error"])]
             result = frame.reset_index(drop=True).copy()
@@ -305,7 +309,7 @@ def _predict_proteins(args, model) -> int:
     t0 = time.perf_counter()
     n_read = n_bad = 0
     with _output(args.output) as out, _input_errors():
-        for labels, items, read_errors in protein_inputs(args.input, kind, args.per_chain, args.head,
+        for labels, items, read_errors in protein_inputs(args.inputs, kind, args.per_chain, args.head,
                                                          min(args.batch_size, 64)):
             readable = [i for i, e in enumerate(read_errors) if e is None]
             pred = model.predict_frame([items[i] for i in readable]) if readable else None

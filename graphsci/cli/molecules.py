@@ -38,6 +38,31 @@ def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple]:
         yield from _sdf_chunks(path, size)
 
 
+def chunks_of_files(paths: list[Path], smiles_col: str | None, size: int) -> Iterator[tuple]:
+    """:func:`chunks` of several files in order. Every file is opened and its columns checked
+    before the first row is predicted, so a bad file is a command error, not a half-written
+    output; with more than one file a first column ``file`` names each row's file."""
+    if len(paths) == 1:
+        yield from chunks(paths[0], smiles_col, size)
+        return
+    columns = {}
+    for path in paths:
+        reader = chunks(path, smiles_col, 1)
+        columns[path] = list(next(reader)[0].columns)
+        reader.close()
+        if "file" in columns[path]:
+            raise InputError(f"{path}: has a column 'file', the column that names each row's input "
+                             "when several are given; predict it on its own")
+        if columns[path] != columns[paths[0]]:
+            raise InputError(f"{path}: its columns ({', '.join(columns[path])}) differ from those of "
+                             f"{paths[0]} ({', '.join(columns[paths[0]])}); several inputs must have the "
+                             "same columns")
+    for path in paths:
+        for frame, smiles, errors in chunks(path, smiles_col, size):
+            frame.insert(0, "file", str(path))
+            yield frame, smiles, errors
+
+
 def first_smiles(path: Path, smiles_col: str | None, size: int) -> list | None:
     """The SMILES of the first ``size`` rows of a table or SMILES file, read with the csv module
     (so featurisation can start while pandas and torch load); None for SDF files and anything
