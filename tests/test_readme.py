@@ -66,6 +66,7 @@ def test_readme_has_commands():
 
 def test_readme_commands_run_in_order(tmp_path):
     """The README's graphsci commands, one after another (train before evaluate)."""
+    import glob
     import shlex
     import subprocess
     import sys
@@ -73,7 +74,9 @@ def test_readme_commands_run_in_order(tmp_path):
     exe = str(Path(sys.executable).with_name("graphsci"))
     for line in COMMANDS:
         line = line.split("  #")[0].replace("../shared/data", os.path.abspath(SHARED_DATA))
-        args = shlex.split(line)[1:]
+        # as bash does: a glob becomes its sorted matches, or stays as written if none match
+        args = [a for word in shlex.split(line)[1:]
+                for a in ((sorted(glob.glob(word)) or [word]) if glob.has_magic(word) else [word])]
         proc = subprocess.run([exe, *args], capture_output=True, text=True, cwd=tmp_path, timeout=600)
         assert proc.returncode == 0, f"{line}\n{proc.stderr[-2000:]}"
     assert (tmp_path / "solubility.csv").is_file() and (tmp_path / "my-esol" / "card.json").is_file()
