@@ -177,7 +177,9 @@ def test_predict_several_files_in_order_with_a_file_column(tmp_path):
     assert "3 rows read, 2 predicted, 1 invalid" in proc.stderr
     # A file that cannot be read, or whose columns differ, stops the command before any output.
     pd.DataFrame({"smiles": ["CCO"], "id": [1]}).to_csv(tmp_path / "c.csv", index=False)
-    for bad, message in ((tmp_path / "c.csv", "differ"), (tmp_path / "nope.smi", "no such file")):
+    (tmp_path / "empty.smi").write_text("# nothing\n")
+    for bad, message in ((tmp_path / "c.csv", "differ"), (tmp_path / "nope.smi", "no such file"),
+                         (tmp_path / "empty.smi", "no molecules")):
         proc = run("predict", "esol", tmp_path / "a.smi", bad)
         assert proc.returncode == 2 and message in proc.stderr and proc.stdout == "", proc.stderr
     pd.DataFrame({"smiles": ["CCO"], "file": ["x"]}).to_csv(tmp_path / "d.csv", index=False)

@@ -48,8 +48,11 @@ def chunks_of_files(paths: list[Path], smiles_col: str | None, size: int) -> Ite
     columns = {}
     for path in paths:
         reader = chunks(path, smiles_col, 1)
-        columns[path] = list(next(reader)[0].columns)
+        first = next(reader, None)
         reader.close()
+        if first is None:
+            raise InputError(f"{path}: no molecules in this file")
+        columns[path] = list(first[0].columns)
         if "file" in columns[path]:
             raise InputError(f"{path}: has a column 'file', the column that names each row's input "
                              "when several are given; predict it on its own")
