@@ -319,8 +319,10 @@ void propagate(const Arr& indptr, const Arr& indices, const Arr& scale, const Ar
   for (const auto* arr : {&x, &y, &work}) require_shape(*arr, {N, D}, "x, y and work");
   for (const auto* arr : {&scale, &x, &y, &work})
     require(same_value_type(*arr, p.vtype), "scale, x, y and work must have the output's dtype");
-  require(out.data() != y.data() && out.data() != x.data() && work.data() != y.data() &&
-          work.data() != x.data() && work.data() != out.data(), "out and work must be separate buffers");
+  // empty arrays may share a null data pointer; only buffers that hold values can alias
+  require(N * D == 0 || (out.data() != y.data() && out.data() != x.data() && work.data() != y.data() &&
+                         work.data() != x.data() && work.data() != out.data()),
+          "out and work must be separate buffers");
   p.indptr = indptr.data();
   p.indices = indices.data();
   p.num_rows = N;

@@ -98,6 +98,8 @@ class AutoGluonSmoothing(NodePredictions, Estimator):
         return self
 
     def _base(self, features: pd.DataFrame) -> np.ndarray:
+        if len(features) == 0:   # AutoGluon refuses an empty table; an empty graph predicts nothing
+            return np.zeros(0) if self.task == "regression" else np.zeros((0, len(self.classes_)))
         if self.task == "regression":
             return self.predictor_.predict(features).to_numpy(dtype=np.float64)
         proba = self.predictor_.predict_proba(features)

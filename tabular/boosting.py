@@ -244,6 +244,8 @@ class BoostedSmoothing(NodePredictions, Estimator):
 
     # ---- predict -------------------------------------------------------------------------------
     def _raw(self, features, graph):
+        if len(features) == 0:   # LightGBM refuses an empty matrix; an empty graph predicts nothing
+            return np.zeros((0, self.n_outputs_) if self.n_outputs_ > 1 else 0)
         F = self.booster_.predict(features, num_iteration=self.best_iteration_, raw_score=True)
         F = F.reshape(graph.num_nodes, self.n_outputs_) if self.n_outputs_ > 1 else F
         return self._propagate(F + self.base_, graph)

@@ -33,10 +33,10 @@ def _shape(spec, N, E, H, D):
     return tuple({"N": N, "E": E, "H": H, "D": D}.get(s, s) for s in spec)
 
 
-def _operands(g, layout, op, seed):
+def _operands(g, layout, op, seed, width=3):
     xs, es = LAYOUTS[layout]
-    x = rand(*_shape(xs, g.num_nodes, g.num_edges, 2, 3), seed=seed)
-    e = rand(*_shape(es, g.num_nodes, g.num_edges, 2, 3), seed=seed + 1)
+    x = rand(*_shape(xs, g.num_nodes, g.num_edges, 2, width), seed=seed)
+    e = rand(*_shape(es, g.num_nodes, g.num_edges, 2, width), seed=seed + 1)
     if op == "u_div_e":  # keep divisors away from 0
         e = (e.detach().abs() + 0.5).requires_grad_()
     return (None if op == "copy_e" else x), (None if op == "copy_u" else e)
@@ -44,9 +44,10 @@ def _operands(g, layout, op, seed):
 
 @given(g=st.one_of(graphs(), batched_graphs()), op=st.sampled_from(SPMM_OPS),
        reduce=st.sampled_from(REDUCERS), layout=st.sampled_from(sorted(LAYOUTS)),
-       seed=st.integers(0, 2**16))
-def test_spmm_matches_reference_and_gradcheck(g, op, reduce, layout, seed):
-    x, e = _operands(g, layout, op, seed)
+       width=st.sampled_from([3, 0]), seed=st.integers(0, 2**16))
+def test_spmm_matches_reference_and_gradcheck(g, op, reduce, layout, width, seed):
+    # width 0: a feature axis of size 0 broadcasts against 1, as in numpy
+    x, e = _operands(g, layout, op, seed, width)
     out = ops.spmm(g, x, e, op, reduce)
     with ops.native_disabled():
         ref = ops.spmm(g, x, e, op, reduce)

@@ -103,6 +103,20 @@ def test_native_propagation_is_bitwise_identical_for_any_thread_count(threads):
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
+def test_propagation_of_an_empty_graph_or_zero_columns_is_empty():
+    import contextlib
+
+    from graphsci import _native
+
+    none = Graph(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0)
+    for g, shape in ((none, (0,)), (none, (0, 3)), (_random_graph(), (12, 0))):
+        for native in (True, False):
+            with contextlib.nullcontext() if native else _native.disabled():
+                for steps, transpose in ((0, False), (1, True), (4, False)):
+                    out = propagate(g, np.zeros(shape), 1.5, steps, transpose=transpose)
+                    assert out.shape == shape, (g.num_nodes, shape, native, steps)
+
+
 def test_propagation_rejects_bad_input():
     g = _random_graph()
     with pytest.raises(ValueError, match="rows for a graph"):
@@ -191,6 +205,8 @@ def test_ebbs_predicts_on_a_new_graph_and_handles_nan_features(county):
     assert pred.shape == (100,) and np.isfinite(pred).all()
     with pytest.raises(ValueError, match="rows for a graph"):
         model.predict(X.iloc[:50], g)
+    nothing = model.predict(X.iloc[:0], Graph(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0))
+    assert nothing.shape == (0,)
 
 
 def test_ebbs_classification_and_bad_masks(county):
@@ -205,6 +221,9 @@ def test_ebbs_classification_and_bad_masks(county):
     assert set(model.predict()) <= {"high", "mid", "low"}
     accuracy = (model.predict()[s["test"]] == labels[s["test"]]).mean()
     assert accuracy > 0.6
+    empty = Graph(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0)
+    assert model.predict_proba(county.X.iloc[:0], empty).shape == (0, 3)
+    assert model.predict(county.X.iloc[:0], empty).shape == (0,)
     with pytest.raises(ValueError, match="train_mask has 5 entries"):
         BoostedSmoothing().fit(county.X, county.y, county.graph, np.ones(5, dtype=bool))
     with pytest.raises(ValueError, match="outside"):
@@ -236,6 +255,9 @@ def test_autogluon_smoothing_regression_and_classification(county, tmp_path):
     proba = clf.predict_proba()
     assert proba.shape == (county.graph.num_nodes, 2) and np.allclose(proba.sum(1), 1)
     assert (clf.predict()[s["test"]] == labels[s["test"]]).mean() > 0.7
+    empty = Graph(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0)
+    assert clf.predict_proba(county.X.iloc[:0], empty).shape == (0, 2)
+    assert model.predict(county.X.iloc[:0], empty).shape == (0,)
     with pytest.raises(ValueError, match="val_mask has 3 entries"):
         AutoGluonSmoothing(**fast).fit(county.X, county.y, county.graph, s["train"], np.ones(3, bool))
 

@@ -54,8 +54,9 @@ def as_3d(t: torch.Tensor, as_heads: bool = False) -> torch.Tensor:
 def broadcast_hd(a: torch.Tensor | None, b: torch.Tensor | None, a_name: str, b_name: str):
     """The output (H, D) of two (R, H, D)-shaped operands, each axis either equal or 1."""
     shapes = [(n, t.shape[1], t.shape[2]) for n, t in ((a_name, a), (b_name, b)) if t is not None]
-    H = max(s[1] for s in shapes)
-    D = max(s[2] for s in shapes)
+    # numpy's rule: an axis of 1 takes the other's size, zero included
+    H = next((s[1] for s in shapes if s[1] != 1), 1)
+    D = next((s[2] for s in shapes if s[2] != 1), 1)
     for n, h, d in shapes:
         if h not in (1, H):
             raise ValueError(f"{n} has {h} heads, which does not broadcast against {H}")

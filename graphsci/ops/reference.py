@@ -34,8 +34,7 @@ def segment_scatter(values: torch.Tensor, index: torch.Tensor, num_rows: int, re
 
 def spmm(g: Graph, x3: torch.Tensor | None, e3: torch.Tensor | None, op: str, reduce: str):
     """out[v] = reduce over edges (u, v) of op(x[u], e[edge]); operands are (R, H, D)."""
-    H = max(t.shape[1] for t in (x3, e3) if t is not None)
-    D = max(t.shape[2] for t in (x3, e3) if t is not None)
+    H, D = torch.broadcast_shapes(*(t.shape[1:] for t in (x3, e3) if t is not None))
     E = g.num_edges
     lhs = _expand(x3[g.src], E, H, D) if x3 is not None else None
     rhs = _expand(e3, E, H, D) if e3 is not None else None
