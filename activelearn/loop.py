@@ -16,6 +16,27 @@ from graphsci.nn import GCNConv
 from graphsci.nn.gcn import gcn_norm
 
 
+def _item_ids(ids, n: int, what: str) -> np.ndarray:
+    """``ids`` as int64 item indices; negative ones are refused rather than counted from the end."""
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if len(ids) and (ids.min() < 0 or ids.max() >= n):
+        raise ValueError(f"{what} must lie in [0, {n}); got {ids.min() if ids.min() < 0 else ids.max()}")
+    return ids
+
+
+def _class_indices(labels, n_classes: int) -> np.ndarray:
+    """Labels as int64 class indices, refusing NaN, fractions and classes beyond ``n_classes``."""
+    values = np.asarray(labels)
+    if values.dtype.kind not in "iub":
+        numeric = np.asarray(values, dtype=np.float64) if values.dtype.kind == "f" else None
+        if numeric is None or not (np.isfinite(numeric).all() and (numeric == np.round(numeric)).all()):
+            raise ValueError(f"labels must be class indices in [0, {n_classes}); got {values[:5].tolist()}")
+    values = values.astype(np.int64)
+    if len(values) and (values.min() < 0 or values.max() >= n_classes):
+        raise ValueError(f"labels must be class indices in [0, {n_classes}); got {values.min()}..{values.max()}")
+    return values
+
+
 class ActiveLearner:
     """Labels items of ``pool`` chosen by ``strategy`` and retrains a fresh model from
     ``model_factory()`` after every batch.
@@ -56,11 +77,15 @@ class ActiveLearner:
         labelled = np.zeros(n, dtype=bool)
         excluded = np.zeros(n, dtype=bool)
         if getattr(self.pool, "exclude", None) is not None:
-            excluded[np.asarray(self.pool.exclude, dtype=np.int64)] = True
+            excluded[_item_ids(self.pool.exclude, n, "the pool's excluded ids")] = True
+        if excluded.all():
+            raise ValueError("nothing to query: the pool is empty or every item is excluded")
+        if not callable(self.oracle) and len(self.oracle) != n:
+            raise ValueError(f"the oracle array holds {len(self.oracle)} labels for a pool of {n} items")
         labels = np.full(n, -1, dtype=object)
         start = 0
         for rec in resume or []:
-            ids = np.asarray(rec["queried"], dtype=np.int64)
+            ids = _item_ids(rec["queried"], n, "the resumed records' ids")
             labelled[ids] = True
             labels[ids] = list(rec["labels"])
             start = rec["round"] + 1
@@ -73,9 +98,7 @@ class ActiveLearner:
                 candidates = np.flatnonzero(~excluded)
                 ids = rng.choice(candidates, min(k, len(candidates), budget), replace=False)
             else:
-                ids = np.unique(np.asarray(initial, dtype=np.int64))
-                if len(ids) and (ids.min() < 0 or ids.max() >= n):
-                    raise ValueError(f"initial ids must lie in [0, {n})")
+                ids = np.unique(_item_ids(initial, n, "initial ids"))
                 if excluded[ids].any():
                     raise ValueError("initial ids include excluded items (e.g. the test set)")
             yield self._round(0, ids, labelled, labels, seed)
@@ -128,11 +151,11 @@ class NodePool:
             raise ValueError("features hold NaN or infinite values")
         self.graph, self.features = graph, features
         self.feature_graph = _FeatureGraph(features)
-        self.test_ids = np.zeros(0, dtype=np.int64) if test_ids is None else np.asarray(test_ids, dtype=np.int64)
+        self.test_ids = _item_ids([] if test_ids is None else test_ids, graph.num_nodes, "test_ids")
         self.test_labels = None if test_labels is None else np.asarray(test_labels)
         if test_ids is not None and (self.test_labels is None or len(self.test_labels) != len(self.test_ids)):
             raise ValueError("give one test label per test id")
-        extra = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+        extra = _item_ids([] if exclude is None else exclude, graph.num_nodes, "exclude")
         self.exclude = np.union1d(self.test_ids, extra)
 
     @property
@@ -192,7 +215,7 @@ class GCNClassifier:
         params = [w1, self.net_[1], *self.net_[2].parameters()]
         opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
         idx = torch.as_tensor(ids, dtype=torch.long)
-        y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        y = torch.as_tensor(_class_indices(labels, self.n_classes))
         for _ in range(self.epochs):
             opt.zero_grad()
             out, _ = self._forward(pool, True)
@@ -264,7 +287,7 @@ class MoleculeEnsemble:
 
     def fit(self, pool: MoleculePool, ids, labels, seed: int = 0):
         from graphsci.chem import MoleculePropertyPredictor
-        y = np.asarray(labels, dtype=np.float64)
+        y = _class_indices(labels, 2).astype(np.float64)
         # With one class labelled so far there is nothing to discriminate: predict its rate.
         self.estimator_, self.constant_ = None, float(y.mean())
         if len(np.unique(y)) > 1:

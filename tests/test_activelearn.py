@@ -154,6 +154,35 @@ def test_loop_on_cora_slice_is_resumable_and_respects_the_test_set():
         NodePool(d.graph, d.x, test, None)
 
 
+def test_bad_ids_labels_and_oracles_are_clear_errors():
+    rng = np.random.default_rng(0)
+    n = 30
+    g = Graph(torch.as_tensor(rng.integers(0, n, 60)), torch.as_tensor(rng.integers(0, n, 60)), n)
+    x, y = torch.rand(n, 5), rng.integers(0, 3, n)
+
+    def first_round(pool, oracle, **kw):
+        return next(ActiveLearner(lambda: GCNClassifier(3, epochs=2), "random", pool, oracle).run(8, 3, **kw))
+
+    with pytest.raises(ValueError, match=r"test_ids must lie in \[0, 30\); got 99"):
+        NodePool(g, x, [0, 99], [0, 1])
+    with pytest.raises(ValueError, match="exclude must lie in"):      # -1 would silently mean the last node
+        NodePool(g, x, exclude=[-1])
+    with pytest.raises(ValueError, match="holds 5 labels for a pool of 30"):
+        first_round(NodePool(g, x), y[:5])
+    with pytest.raises(ValueError, match="class indices in \\[0, 3\\)"):
+        first_round(NodePool(g, x), y + 5)
+    with pytest.raises(ValueError, match="class indices"):
+        first_round(NodePool(g, x), np.full(n, np.nan))
+    with pytest.raises(ValueError, match="resumed records' ids"):
+        first_round(NodePool(g, x), y, resume=[{"round": 0, "queried": [100], "labels": [1]}])
+    with pytest.raises(ValueError, match="every item is excluded"):
+        first_round(NodePool(g, x, exclude=range(n)), y)
+    empty = Graph(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0)
+    with pytest.raises(ValueError, match="pool is empty"):
+        first_round(NodePool(empty, torch.rand(0, 5)), y[:0])
+    assert first_round(NodePool(g, x), y.astype(float))["n_labels"] == 3   # 0.0, 1.0, 2.0 are classes
+
+
 def test_molecule_pool_with_scattersample():
     import pandas as pd
     df = pd.read_csv(Path(SHARED_DATA) / "molecules" / "bbbp.csv").head(160)
