@@ -213,6 +213,7 @@ def load_structure(path: str | os.PathLike, chains=None, keep_hetero: bool = Fal
     models = list(structure)
     if not models:
         raise StructureError(f"{path}: no atoms (no model in the file)")
+    _check_coordinates(path, models[0])
     rows, skipped, nucleic = [], 0, 0
     for chain in models[0]:
         if chains is not None and chain.id not in chains:
@@ -250,6 +251,16 @@ def load_structure(path: str | os.PathLike, chains=None, keep_hetero: bool = Fal
                      np.asarray(cols[3]).astype(str), np.asarray(cols[4]).astype(str),
                      np.asarray(cols[5], dtype=np.int64), np.asarray(cols[6]).astype(str),
                      np.asarray(cols[7], dtype=bool))
+
+
+def _check_coordinates(path: Path, model) -> None:
+    """Biopython reads "nan" and "inf" as numbers, and NaN here marks a missing atom, so a
+    non-finite coordinate in the file would pass for one and the structure would be predicted on."""
+    for atom in model.get_atoms():
+        if not np.isfinite(atom.coord).all():
+            chain, (_, resseq, icode) = atom.get_parent().get_parent().id, atom.get_parent().id
+            raise StructureError(f"{path}: atom {atom.get_id()} of residue {resseq}{icode.strip()} in chain "
+                                 f"{chain} has a non-finite coordinate {atom.coord.tolist()}")
 
 
 def _group_row(res, chain_id, name):

@@ -163,6 +163,14 @@ def test_bad_files_give_clear_errors(tmp_path):
     for cut in (1, 3, 4, 12, 53):    # inside the record name, the serial and the coordinates
         cuts[tmp_path / f"cut{cut}.pdb"] = "truncated"
         (tmp_path / f"cut{cut}.pdb").write_text("".join(good[:atoms[200]]) + good[atoms[200]][:cut])
+    for kind, value in (("nan", "     nan"), ("inf", "     inf")):     # Biopython reads both as numbers
+        bad = list(good)
+        bad[atoms[5]] = bad[atoms[5]][:38] + value + bad[atoms[5]][46:]
+        (tmp_path / f"{kind}.pdb").write_text("".join(bad))
+        cuts[tmp_path / f"{kind}.pdb"] = "non-finite coordinate"
+    cif = (PROTEINS / "structures" / "1A7G.cif").read_text().replace(" 27.255 -0.710 81.585 ", " 27.255 nan 81.585 ", 1)
+    (tmp_path / "nan.cif").write_text(cif)
+    cuts[tmp_path / "nan.cif"] = "atom N of residue 291 in chain E has a non-finite coordinate"
     cases = {**cuts, truncated: "truncated", empty: "empty", dna: "nucleic", ligand: "no amino-acid",
              garbage: "garbage.cif", tmp_path / "missing.pdb": "no such file",
              tmp_path / "notes.txt": "unknown structure format"}
