@@ -118,6 +118,7 @@ class FingerprintGBDT(MoleculeModel):
             train, val, _ = random_split(len(fp.rows), (1 - self.val_fraction, self.val_fraction, 0.0), self.seed)
             if len(val) and len(train):
                 X_tr, y_tr, X_va, y_va = X_tr[train], y_tr[train], X_tr[val], y_tr[val]
+        self._require_labels(y_tr, names)
         fitted = []
         with tqdm(total=len(names), desc="boosting", unit="target", disable=(not self.progress) or None) as bar:
             for j, name in enumerate(names):
@@ -131,8 +132,6 @@ class FingerprintGBDT(MoleculeModel):
     def _fit_target(self, lgb, j, name, X_tr, y_tr, X_va, y_va, bar):
         """Target j's booster (or constant) and its tree count."""
         labelled = ~np.isnan(y_tr[:, j])
-        if not labelled.any():
-            raise ValueError(f"target {name!r} has no labelled training molecules")
         t = y_tr[labelled, j]
         if self.task == "classification" and len(np.unique(t)) < 2:
             # one class seen: nothing to split on, the model is that class's rate

@@ -37,21 +37,31 @@ class MoleculeModel(Estimator):
         """``(smiles, y (n, tasks) float64 with NaN = missing, target names)`` from
         ``(smiles, y)`` or ``(df, target_cols=[...])``, checked for the task."""
         smiles = self._smiles(X, smiles_col)
+
+        def as_float(values):
+            try:
+                return np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError) as e:
+                kind = "0, 1 or NaN" if self.task == "classification" else "numbers or NaN (missing)"
+                raise ValueError(f"targets must be {kind}: {e}") from None
+
         if y is None:
             if not isinstance(X, pd.DataFrame) or not target_cols:
                 raise ValueError("give y, or a DataFrame with target_cols")
             missing = [c for c in target_cols if c not in X.columns]
             if missing:
                 raise ValueError(f"target column(s) {missing} not in the DataFrame")
-            y, names = X[list(target_cols)].to_numpy(dtype=np.float64), list(target_cols)
+            y, names = as_float(X[list(target_cols)]), list(target_cols)
         else:
             names = list(target_cols) if target_cols else None
             if names is None and isinstance(y, pd.DataFrame):
                 names = [str(c) for c in y.columns]
             label = getattr(y, "name", None)
-            y = np.asarray(y, dtype=np.float64)
+            y = as_float(y)
             if names is None:
                 names = ([str(label or "y")] if y.ndim == 1 else [f"task{j}" for j in range(y.shape[1])])
+        if len(smiles) == 0:
+            raise ValueError("no molecules given")
         y2 = y.reshape(len(y), -1)
         if len(y2) != len(smiles):
             raise ValueError(f"y has {len(y2)} rows for {len(smiles)} molecules")
@@ -62,6 +72,14 @@ class MoleculeModel(Estimator):
         if self.task == "classification" and not np.isin(y2[~np.isnan(y2)], (0.0, 1.0)).all():
             raise ValueError("classification targets must be 0, 1 or NaN")
         return smiles, y2, names
+
+    @staticmethod
+    def _require_labels(y, names) -> None:
+        """A target with no label among the training molecules cannot be learned; refusing it
+        beats predicting NaN (or a constant) for it."""
+        empty = [name for name, column in zip(names, np.asarray(y).T) if np.isnan(column).all()]
+        if empty:
+            raise ValueError(f"target(s) {empty} have no labelled training molecules")
 
     # ---- outputs -----------------------------------------------------------------------------
     def _shape(self, values, X):

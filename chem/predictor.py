@@ -91,6 +91,7 @@ class MoleculePropertyPredictor(MoleculeModel):
         if len(data) == 0:
             raise ValueError("no valid molecules to train on")
         yt = data.y.numpy().astype(np.float64)
+        self._require_labels(yt, names)
         if self.task == "regression":
             self.mean_ = np.nanmean(yt, 0)
             self.scale_ = np.nan_to_num(np.nanstd(yt, 0), nan=1.0)

@@ -134,6 +134,15 @@ def test_unfitted_and_bad_arguments():
         MoleculePropertyPredictor(**SMALL).fit(["CCO", "CC"], [1.0])
     with pytest.raises(ValueError, match="single string"):
         MoleculePropertyPredictor(**SMALL).fit("CCO", [1.0])
+    with pytest.raises(ValueError, match="no molecules given"):
+        MoleculePropertyPredictor(**SMALL).fit([], [])
+    with pytest.raises(ValueError, match=r"target\(s\) \['b'\] have no labelled training molecules"):
+        MoleculePropertyPredictor(**SMALL).fit(["CCO", "CC", "CCC"], np.c_[[1.0, 2, 3], np.full(3, np.nan)],
+                                               target_cols=["a", "b"])
+    with pytest.raises(ValueError, match="targets must be 0, 1 or NaN: could not convert"):
+        MoleculePropertyPredictor(task="classification", **SMALL).fit(["CCO", "CC"], ["yes", "no"])
+    with pytest.raises(ValueError, match="targets must be numbers or NaN"):
+        MoleculePropertyPredictor(**SMALL).fit(pd.DataFrame({"smiles": ["CCO"], "y": ["n/a"]}), target_cols=["y"])
 
 
 def test_rdkit_descriptors_join_the_head_and_survive_save_load(tmp_path):
