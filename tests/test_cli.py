@@ -98,9 +98,12 @@ def test_first_smiles_reads_what_the_chunked_reader_reads(tmp_path):
     df.to_csv(tmp_path / "t.csv", index=False)
     df.to_csv(tmp_path / "t.tsv.gz", index=False, sep="\t")
     (tmp_path / "t.smi").write_text("# comment\nCCO ethanol\n\nc1ccccc1 benzene\n")
-    for name, col in (("t.csv", None), ("t.tsv.gz", "SMILES"), ("t.smi", None)):
+    # a spreadsheet's CSV where the decimal separator is a comma
+    (tmp_path / "semi.csv").write_text("SMILES;logS\nCCO;0,5\nc1ccccc1;-1,6\n")
+    for name, col in (("t.csv", None), ("t.tsv.gz", "SMILES"), ("t.smi", None), ("semi.csv", None)):
         path = tmp_path / name
         assert first_smiles(path, col, 3) == next(chunks(path, col, 3))[1]
+    assert next(chunks(tmp_path / "semi.csv", None, 3))[0]["logS"].tolist() == ["0,5", "-1,6"]
     assert first_smiles(tmp_path / "t.csv", "nope", 3) is None
     assert first_smiles(tmp_path / "missing.csv", None, 3) is None
 
@@ -128,10 +131,12 @@ def test_predict_large_input_starts_featurising_before_the_model_loads(tmp_path)
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "no such file"), ("column", "no column 'smi'"), ("suffix", "unknown input type"),
-    ("binary", "cannot be read")])
+    ("binary", "cannot be read"), ("guess", "no column named like SMILES (columns: mol, y); name the SMILES column "
+                                            "with --smiles-col")])
 def test_unreadable_input_exits_2(tmp_path, case, message):
     args = {"missing": [tmp_path / "nope.csv"], "column": [ESOL, "--smiles-col", "smi"],
-            "suffix": [tmp_path / "x.xlsx"], "binary": [tmp_path / "x.csv.gz"]}[case]
+            "suffix": [tmp_path / "x.xlsx"], "binary": [tmp_path / "x.csv.gz"], "guess": [tmp_path / "m.csv"]}[case]
+    (tmp_path / "m.csv").write_text("mol,y\nCCO,1\n")
     (tmp_path / "x.xlsx").write_text("x")
     (tmp_path / "x.csv.gz").write_bytes(b"not gzip at all")
     proc = run("predict", "esol", *args)

@@ -31,11 +31,24 @@ def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple]:
         raise InputError(f"{path}: no such file")
     k = kind(path)
     if k in ("csv", "tsv"):
-        yield from _table_chunks(path, smiles_col, size, "\t" if k == "tsv" else ",")
+        yield from _table_chunks(path, smiles_col, size, _delimiter(path))
     elif k == "smi":
         yield from _smi_chunks(path, size)
     else:
         yield from _sdf_chunks(path, size)
+
+
+def _delimiter(path: Path) -> str:
+    """Tab for .tsv; for .csv a comma, or a semicolon when the header holds semicolons and no
+    comma (spreadsheets in locales with a decimal comma save CSV that way)."""
+    if ".tsv" in path.name.lower():
+        return "\t"
+    try:
+        with _open_text(path) as fh:
+            header = fh.readline()
+    except (UnicodeDecodeError, EOFError, OSError):
+        return ","          # the table reader reports what is wrong with the file
+    return ";" if ";" in header and "," not in header else ","
 
 
 def chunks_of_files(paths: list[Path], smiles_col: str | None, size: int) -> Iterator[tuple]:
@@ -83,7 +96,7 @@ def first_smiles(path: Path, smiles_col: str | None, size: int) -> list | None:
                 return [smiles for smiles, _ in zip(rows, range(size))]
             if not name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
                 return None
-            reader = (row for row in csv.reader(fh, delimiter="\t" if ".tsv" in name else ",") if row)
+            reader = (row for row in csv.reader(fh, delimiter=_delimiter(path)) if row)
             header = next(reader)
             j = header.index(smiles_col if smiles_col is not None else guess_smiles_column(header))
             return [row[j] if j < len(row) else "" for row, _ in zip(reader, range(size))]
@@ -103,7 +116,11 @@ def _table_chunks(path, smiles_col, size, sep):
         first = True
         for frame in reader:
             if first:
-                col = smiles_col if smiles_col is not None else guess_smiles_column(frame)
+                try:
+                    col = smiles_col if smiles_col is not None else guess_smiles_column(frame)
+                except ValueError:
+                    raise InputError(f"{path}: no column named like SMILES (columns: {', '.join(frame.columns)}); "
+                                     "name the SMILES column with --smiles-col") from None
                 if col not in frame.columns:
                     raise InputError(f"{path}: no column {col!r} (columns: {', '.join(frame.columns)}); "
                                      f"name the SMILES column with --smiles-col")
