@@ -41,7 +41,7 @@ def chunks(path: Path, smiles_col: str | None, size: int) -> Iterator[tuple]:
 def _delimiter(path: Path) -> str:
     """Tab for .tsv; for .csv a comma, or a semicolon when the header holds semicolons and no
     comma (spreadsheets in locales with a decimal comma save CSV that way)."""
-    if ".tsv" in path.name.lower():
+    if kind(path) == "tsv":
         return "\t"
     try:
         with _open_text(path) as fh:
