@@ -95,6 +95,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if "endless" in self.path and self.path.endswith(".safetensors"):
+            self.send_response(200)             # no Content-Length: the body never ends
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"\0" * (1 << 16))
+            except OSError:                     # the client hung up, as it should
+                return
         super().do_GET()
 
 
@@ -103,7 +111,7 @@ def served_zoo(tmp_path, monkeypatch):
     """A zoo folder served over HTTP, a registry naming its models, and an empty cache."""
     root = tmp_path / "served"
     entries = {}
-    for name in ("remote", "corrupt", "truncated", "flaky", "missing"):
+    for name in ("remote", "corrupt", "truncated", "flaky", "missing", "endless"):
         src = BUNDLED / "esol"
         entries[f"esol-{name}"] = {"task": "regression", "dataset": "esol", "split": "scaffold",
                                    "metrics": {}, "files": {f: {"sha256": sha256(src / f), "size": (src / f).stat().st_size}
@@ -161,6 +169,13 @@ def test_server_closing_mid_transfer_leaves_no_partial_file(served_zoo):
         zoo.load_pretrained("esol-truncated", progress=False)
     assert _leftovers(served_zoo / "home", "esol-truncated") == ["card.json"]
     assert sum("truncated/model" in r for r in _Handler.requests) == 3     # retried
+
+
+def test_a_body_without_end_is_cut_at_the_registered_size(served_zoo):
+    with pytest.raises(zoo.ZooError, match="larger than its registered"):
+        zoo.load_pretrained("esol-endless", progress=False)
+    assert _leftovers(served_zoo / "home", "esol-endless") == ["card.json"]
+    assert sum("endless/model" in r for r in _Handler.requests) == 1       # not retried
 
 
 def test_server_error_is_retried(served_zoo):

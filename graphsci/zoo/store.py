@@ -27,6 +27,10 @@ class ZooError(ValueError):
     """A model cannot be found, fetched or verified; the message says what to do."""
 
 
+class _NotTheRegisteredFile(ZooError):
+    """The server sent a complete file that is not the registered one."""
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -126,10 +130,10 @@ def _download(url: str, dest: Path, meta: dict, retries: int, backoff: float, pr
             if os.path.getsize(tmp) != meta["size"]:
                 raise ZooError(f"{url} is truncated: got {os.path.getsize(tmp)} of {meta['size']} bytes")
             if got != meta["sha256"]:
-                # A wrong file is not a transient fault: no retry.
-                raise ZooError(f"checksum mismatch for {url}: sha256 {got[:16]}..., expected "
-                               f"{meta['sha256'][:16]}...; the file on the server is corrupt or "
-                               f"not the registered version")
+                raise _NotTheRegisteredFile(
+                    f"checksum mismatch for {url}: sha256 {got[:16]}..., expected "
+                    f"{meta['sha256'][:16]}...; the file on the server is corrupt or not the "
+                    f"registered version")
             os.replace(tmp, dest)
             return
         except urllib.error.HTTPError as exc:
@@ -143,10 +147,11 @@ def _download(url: str, dest: Path, meta: dict, retries: int, backoff: float, pr
                             f"GRAPHSCI_ZOO_URL sets another source")
         except http.client.HTTPException as exc:
             last = ZooError(f"{url} is truncated: the server closed the connection mid-transfer ({exc!r})")
+        except _NotTheRegisteredFile as exc:
+            last = exc
+            break       # a wrong file is not a transient fault: no retry
         except ZooError as exc:
             last = exc
-            if "checksum" in str(exc):
-                break
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -159,10 +164,18 @@ def _stream(url: str, out, expected: int, progress: bool) -> None:
     with urllib.request.urlopen(url, timeout=30) as response:
         bar = tqdm(total=expected, unit="B", unit_scale=True, desc=url.rsplit("/", 2)[-2],
                    disable=(not progress or not sys.stderr.isatty()) or None, file=sys.stderr)
+        written = 0
         with bar:
             while True:
                 block = response.read(1 << 16)
                 if not block:
                     break
+                written += len(block)
+                if written > expected:
+                    # A server that streams without end must not fill the disk (or hang the
+                    # call) before the checksum could refuse the file.
+                    raise _NotTheRegisteredFile(
+                        f"{url} is larger than its registered {expected} bytes; the file on the "
+                        f"server is not the registered version")
                 out.write(block)
                 bar.update(len(block))
