@@ -128,6 +128,8 @@ class MoleculeBlend(MoleculeModel):
             params = dict(card["params"])
             if not members:
                 raise ValueError("it lists no models")
+            if len(members) != card["n_models"]:
+                raise ValueError(f"it lists {len(members)} models, n_models is {card['n_models']}")
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{directory / 'card.json'} is corrupt or not a graphsci model card: {exc}") from exc
         fitted = []

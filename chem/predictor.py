@@ -229,7 +229,14 @@ class MoleculePropertyPredictor(MoleculeModel):
         directory = Path(directory)
         card = read_card(directory, FORMAT, CARD_VERSION)
         try:
-            est = estimator_from_card(cls, card)
+            est = estimator_from_card(cls, card, standardised=True)
+            saved = card.get("featurizer")
+            built = {"atom": AtomFeaturizer(est.atom_features).spec(),
+                     "bond": BondFeaturizer(est.bond_features).spec()}
+            if saved is not None and saved != built:
+                # the weights read features by position: another vocabulary gives wrong numbers
+                raise ValueError(f"it was saved with the featurizers {saved}, and this graphsci "
+                                 f"builds {built} from its parameters")
             est.descriptor_scaler_ = None
             if est.mol_features:
                 info = card["mol_features"]
@@ -238,7 +245,6 @@ class MoleculePropertyPredictor(MoleculeModel):
                 est.descriptor_scaler_ = DescriptorScaler(info["mean"], info["scale"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{directory / 'card.json'} is corrupt or not a graphsci model card: {exc}") from exc
-        est.atom_dim_ = AtomFeaturizer(est.atom_features).size
-        est.bond_dim_ = BondFeaturizer(est.bond_features).size
+        est.atom_dim_, est.bond_dim_ = built["atom"]["size"], built["bond"]["size"]
         est.models_ = read_members(directory, card, est._new_model)
         return est

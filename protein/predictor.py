@@ -420,7 +420,7 @@ class ProteinPropertyPredictor(Estimator):
         directory = Path(directory)
         card = read_card(directory, FORMAT, CARD_VERSION)
         try:
-            est = estimator_from_card(cls, card)
+            est = estimator_from_card(cls, card, standardised=True)
             est.node_dim_, est.edge_dim_ = int(card["node_dim"]), int(card["edge_dim"])
             if est.task == "multiclass":
                 est.classes_ = np.asarray(card["classes"])

@@ -225,8 +225,14 @@ def test_blend_save_load_and_tampering(blend, tmp_path):
     with pytest.raises(ValueError, match="does not match its checksum"):
         MoleculeBlend.load(d)
     (d / "card.json").write_text(json.dumps({"format": "graphsci.molecule-blend", "card_version": 1, "params": {},
-                                             "n_models": 0, "weights": {"models": []}}))
+                                             "n_models": 1, "weights": {"models": []}}))
     with pytest.raises(ValueError, match="lists no models"):
+        MoleculeBlend.load(d)
+    d = blend.save(tmp_path / "c")
+    card = json.loads((d / "card.json").read_text())
+    card["n_models"] = 1                              # would silently drop model1
+    (d / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="lists 2 models, n_models is 1"):
         MoleculeBlend.load(d)
 
 

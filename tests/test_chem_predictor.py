@@ -88,6 +88,32 @@ def test_corrupt_card_and_weights_are_clear_errors(fitted, tmp_path):
         MoleculePropertyPredictor.load(tmp_path / "nowhere")
 
 
+# Valid JSON whose values do not fit the weights or the model: each loaded and predicted before
+# (no members, a member dropped, two outputs for one target, NaN, a crash at predict time).
+@pytest.mark.parametrize("field, value, message", [
+    ("n_models", 0, "n_models is 0"),
+    ("n_models", 1, r"holds the members \['model0', 'model1'\], its card.json names 1"),
+    ("n_models", 1.5, "n_models is 1.5"),
+    ("normalisation.mean", [0.0, 1.0], "2 means and 1 scales for 1 targets"),
+    ("normalisation.scale", [float("nan")], "finite means and positive scales"),
+    ("normalisation", None, "needs the normalisation"),
+    ("targets", [], "non-empty list"),
+    ("weights", None, "must be JSON objects"),
+    ("featurizer.atom.size", 84, "saved with the featurizers"),
+])
+def test_card_values_that_do_not_fit_the_model_are_clear_errors(fitted, tmp_path, field, value, message):
+    d = fitted.save(tmp_path / "m")
+    card = json.loads((d / "card.json").read_text())
+    *path, last = field.split(".")
+    node = card
+    for key in path:
+        node = node[key]
+    node[last] = value
+    (d / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=message):
+        MoleculePropertyPredictor.load(d)
+
+
 def test_classification_multitask_with_missing_labels():
     tox = pd.read_csv(f"{SHARED_DATA}/molecules/tox21.csv")[:300]
     tasks = ["NR-AR", "SR-ARE"]

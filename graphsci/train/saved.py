@@ -52,6 +52,11 @@ def read_card(directory: str | os.PathLike, fmt: str, version: int) -> dict:
         for key in ("params", "weights", "n_models"):
             if key not in card:
                 raise KeyError(key)
+        n = card["n_models"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n_models is {n!r}, expected a whole number >= 1")
+        if not isinstance(card["params"], dict) or not isinstance(card["weights"], dict):
+            raise ValueError("params and weights must be JSON objects")
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{card_path} is corrupt or not a graphsci model card: {exc}") from exc
     return card
@@ -74,8 +79,14 @@ def read_members(directory: str | os.PathLike, card: dict, build: Callable[[], t
         tensors = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         raise ValueError(f"{weights} cannot be read: {exc}") from exc
+    stored = {name.split(".", 1)[0] for name in tensors}
+    expected = {f"model{k}" for k in range(card["n_models"])}
+    if stored != expected:
+        # a card that names fewer members than the file holds would silently drop some
+        raise ValueError(f"{weights} holds the members {sorted(stored)}, its card.json names "
+                         f"{card['n_models']} ({sorted(expected)})")
     members = []
-    for k in range(int(card["n_models"])):
+    for k in range(card["n_models"]):
         model = build()
         prefix = f"model{k}."
         state = {name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)}
@@ -101,17 +112,29 @@ def common_card(est, metadata: dict | None) -> dict:
     return card
 
 
-def estimator_from_card(cls, card: dict):
+def estimator_from_card(cls, card: dict, standardised: bool = False):
     """``cls(**params)`` with what every saved estimator card holds: ``target_names_``, the
-    regression ``mean_``/``scale_`` (when the card has a normalisation), ``metadata_``, the
-    training ``history_`` (when the card has one) and an empty ``invalid_``. A missing or malformed field raises KeyError/TypeError/ValueError."""
+    regression ``mean_``/``scale_`` (when the card has a normalisation; required of a regressor
+    that is ``standardised``), ``metadata_``, the training ``history_`` (when the card has one)
+    and an empty ``invalid_``. A missing or malformed field raises KeyError/TypeError/ValueError."""
     import numpy as np
 
     est = cls(**card["params"])
-    est.target_names_ = list(card["targets"])
-    if card.get("normalisation"):
-        est.mean_ = np.asarray(card["normalisation"]["mean"], dtype=np.float64)
-        est.scale_ = np.asarray(card["normalisation"]["scale"], dtype=np.float64)
+    targets = card["targets"]
+    if not isinstance(targets, list) or not targets:
+        raise ValueError(f"targets is {targets!r}, expected a non-empty list of names")
+    est.target_names_ = list(targets)
+    norm = card.get("normalisation")
+    if norm:
+        est.mean_ = np.asarray(norm["mean"], dtype=np.float64)
+        est.scale_ = np.asarray(norm["scale"], dtype=np.float64)
+        if est.mean_.shape != (len(targets),) or est.scale_.shape != (len(targets),):
+            raise ValueError(f"the normalisation holds {est.mean_.size} means and {est.scale_.size} "
+                             f"scales for {len(targets)} targets")
+        if not (np.isfinite(est.mean_).all() and np.isfinite(est.scale_).all() and (est.scale_ > 0).all()):
+            raise ValueError("the normalisation must hold finite means and positive scales")
+    elif standardised and getattr(est, "task", None) == "regression":
+        raise ValueError("a regression model's card needs the normalisation of its targets")
     est.metadata_ = dict(card.get("metadata") or {})
     est.invalid_ = []
     if "history" in card:
