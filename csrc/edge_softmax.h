@@ -28,7 +28,8 @@ void edge_softmax_forward(const I* indptr, const I* eids, int64_t num_rows, cons
         out[j] = ex;
         sum += ex;
       }
-      const T inv = sum > T(0) ? T(1) / sum : T(0);
+      // A NaN score makes the whole row NaN, as in torch (the zero test would have hidden it).
+      const T inv = sum == T(0) ? T(0) : T(1) / sum;
       for (int64_t k = beg; k < end; ++k) out[int64_t(eids[k]) * H + h] *= inv;
     }
   });

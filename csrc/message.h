@@ -23,16 +23,23 @@ template <class T> struct SumR {
   static void update(T& acc, T v, int64_t*, int64_t) { acc += v; }
 };
 template <class T> struct MeanR : SumR<T> { static constexpr bool mean = true; };
+// Max/min take the first message (so a row of -inf still has an arg for the gradient) and the
+// first NaN, which then stays: torch's amax/amin propagate NaN, and a dropped NaN would turn a
+// row of NaN into -inf, a silently wrong number.
 template <class T> struct MaxR {
   static constexpr bool has_arg = true, mean = false;
   static T init() { return -std::numeric_limits<T>::infinity(); }
   // Branch-free select: the comparison is data-dependent and would mispredict half the time.
-  static void update(T& acc, T v, int64_t* arg, int64_t id) { const bool b = v > acc; acc = b ? v : acc; *arg = b ? id : *arg; }
+  static void update(T& acc, T v, int64_t* arg, int64_t id) {
+    const bool b = (v > acc) | ((v != v) & (acc == acc)) | (*arg < 0); acc = b ? v : acc; *arg = b ? id : *arg;
+  }
 };
 template <class T> struct MinR {
   static constexpr bool has_arg = true, mean = false;
   static T init() { return std::numeric_limits<T>::infinity(); }
-  static void update(T& acc, T v, int64_t* arg, int64_t id) { const bool b = v < acc; acc = b ? v : acc; *arg = b ? id : *arg; }
+  static void update(T& acc, T v, int64_t* arg, int64_t id) {
+    const bool b = (v < acc) | ((v != v) & (acc == acc)) | (*arg < 0); acc = b ? v : acc; *arg = b ? id : *arg;
+  }
 };
 
 // Overwrites instead of reducing: lets SDDMM reuse fold_row to write one value per edge.

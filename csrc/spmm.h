@@ -170,7 +170,9 @@ inline void spmm_cmp_chunk(const I* indices, const I* eids, int64_t beg, int64_t
         else __builtin_memcpy(&y, r + j * L, sizeof(V));
       }
       const V v = Op::apply(x, y);
-      const VI better = is_max ? (v > acc[j]) : (v < acc[j]);
+      // as MaxR/MinR: the first message and the first NaN are taken
+      const VI better = (is_max ? (v > acc[j]) : (v < acc[j])) | ((v != v) & (acc[j] == acc[j])) |
+                        (idx[j] == -1);
       acc[j] = better ? v : acc[j];
       idx[j] = better ? id : idx[j];
     }

@@ -61,11 +61,12 @@ def sddmm(g: Graph, a3, b3, op: str, a_target: str, b_target: str):
 def edge_softmax(g: Graph, score2: torch.Tensor) -> torch.Tensor:
     """Softmax of (E, H) scores over each node's incoming edges."""
     mx = segment_scatter(score2.detach(), g.dst, g.num_nodes, "max")
-    mx = torch.where(torch.isinf(mx), torch.zeros_like(mx), mx)
+    # rows that are all -inf (fully masked) give zeros; NaN or +inf give NaN, as torch.softmax
+    mx = torch.where(mx == float("-inf"), torch.zeros_like(mx), mx)
     ex = torch.exp(score2 - mx[g.dst])
     total = segment_scatter(ex, g.dst, g.num_nodes, "sum")
-    safe = torch.where(total > 0, total, torch.ones_like(total))
-    return torch.where(total[g.dst] > 0, ex / safe[g.dst], torch.zeros_like(ex))
+    safe = torch.where(total == 0, torch.ones_like(total), total)
+    return torch.where(total[g.dst] == 0, torch.zeros_like(ex), ex / safe[g.dst])
 
 
 def segment_reduce(x2: torch.Tensor, lengths: torch.Tensor, reduce: str) -> torch.Tensor:

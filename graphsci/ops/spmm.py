@@ -91,12 +91,14 @@ class _SpMM(torch.autograd.Function):
 
 def _reference_arg(g: Graph, x3, e3, op, out3, H, D):
     """Arg edges for max/min on the reference path: the first edge (in edge order) whose
-    message equals the row's result, or -1 for rows without edges."""
+    message equals the row's result (or is NaN where the result is), or -1 for rows without
+    edges."""
     E = g.num_edges
     lhs = x3[g.src].expand(E, H, D) if x3 is not None else None
     rhs = e3.expand(E, H, D) if e3 is not None else None
     m = {"copy_u": lambda: lhs, "copy_e": lambda: rhs}.get(op, lambda: reference._BINARY[op[2:5]](lhs, rhs))()
-    hit = m == out3[g.dst]
+    res = out3[g.dst]
+    hit = (m == res) | (m.isnan() & res.isnan())
     eid = torch.arange(E, device=m.device).view(-1, 1, 1).expand(E, H, D)
     cand = torch.where(hit, eid, torch.full_like(eid, E))
     first = torch.full((g.num_nodes, H, D), E, dtype=torch.int64, device=m.device)
