@@ -1,5 +1,7 @@
 """Every op against its pure-torch twin, and its native gradients with float64 gradcheck, on
 random graphs (zero edges, isolated nodes, self-loops, multi-edges, batches with empty members)."""
+import contextlib
+
 import pytest
 import torch
 from hypothesis import given
@@ -148,6 +150,18 @@ def test_sddmm_matches_reference_and_gradcheck(g, op, lt, rt, dims, seed):
     assert out.shape == ref.shape
     torch.testing.assert_close(out, ref)
     torch.autograd.gradcheck(lambda a, b: ops.sddmm(g, a, b, op, lt, rt), (a, b))
+
+
+def test_one_value_per_node_in_gives_one_value_per_node_out():
+    g = gs.Graph([0, 1, 2, 2], [1, 2, 0, 1])
+    x, w = torch.randn(3), torch.rand(4)
+    for op, args in (("copy_u", (x, None)), ("copy_e", (None, w)), ("u_mul_e", (x, w))):
+        for native in (True, False):
+            with ops.native_disabled() if not native else contextlib.nullcontext():
+                out, arg_u, arg_e = ops.spmm(g, *args, op, "max", return_arg=True)
+                assert out.shape == arg_u.shape == arg_e.shape == (3,)
+                assert ops.spmm(g, *args, op, "sum").shape == (3,)
+    assert ops.spmm(g, x, torch.rand(4, 5), "u_mul_e").shape == (3, 5)   # x broadcast along e's 5
 
 
 def test_sddmm_shapes():

@@ -113,7 +113,8 @@ def spmm(g: Graph, x: torch.Tensor | None = None, e: torch.Tensor | None = None,
     Parameters
     ----------
     g : Graph
-    x : node features ``(N, D)`` or ``(N, H, D)``; not used by ``copy_e``.
+    x : node features ``(N,)``, ``(N, D)`` or ``(N, H, D)``; not used by ``copy_e``. A 1-D ``x``
+        with a 1-D ``e`` (or none) gives a 1-D output.
     e : edge features in the graph's edge order. Against ``x`` of shape ``(N, D)``: ``(E,)``,
         ``(E, 1)`` or ``(E, D)``; against ``(N, H, D)``: ``(E, H)`` or ``(E, H, 1)`` (one scalar
         per head) or ``(E, H, D)``. Not used by ``copy_u``.
@@ -140,6 +141,8 @@ def spmm(g: Graph, x: torch.Tensor | None = None, e: torch.Tensor | None = None,
     H, D = broadcast_hd(x3, e3, "x", "e")
     if x is None:
         out_shape = (g.num_nodes,) + tuple(e.shape[1:])
+    elif x.dim() == 1 and (e is None or e.dim() == 1):
+        out_shape = (g.num_nodes,)        # one value per node in, one per node out, as copy_e
     elif x.dim() == 3 or (e is not None and e.dim() == 3):
         out_shape = (g.num_nodes, H, D)
     else:
