@@ -84,6 +84,22 @@ def test_predict_strict_stops_at_an_invalid_row(messy_csv):
     assert proc.returncode == 1 and "row 3" in proc.stderr
 
 
+def test_output_is_written_only_by_a_run_that_succeeds(messy_csv, tmp_path):
+    path, df = messy_csv
+    # the output may be the input: it used to be emptied before it was read
+    proc = run("predict", "esol", path, "-o", path, "--batch-size", 3)
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_csv(path, keep_default_na=False)
+    assert len(out) == 8 and out["logp"].astype(float).tolist() == df["logp"].tolist()
+    assert "log_solubility_std" in out.columns
+    before = path.read_bytes()
+    assert run("predict", "esol", path, "-o", path, "--strict").returncode == 1
+    assert path.read_bytes() == before           # a stopped run leaves the file as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]          # no .part left
+    proc = run("predict", "esol", path, "-o", tmp_path)
+    assert proc.returncode == 2 and "it is a folder" in proc.stderr
+
+
 def test_predict_to_stdout_without_uncertainty():
     proc = run("predict", "esol", ESOL, "--no-uncertainty", "--smiles-col", "smiles")
     assert proc.returncode == 0
@@ -214,6 +230,9 @@ def test_train_evaluate_predict_roundtrip(tmp_path):
 def test_train_with_a_wrong_column_and_a_corrupt_model(tmp_path):
     proc = run("train", ESOL, "--target-cols", "nope", "--task", "regression", "-o", tmp_path / "m")
     assert proc.returncode == 2 and "no column(s) 'nope'" in proc.stderr
+    (tmp_path / "file.csv").write_text("x\n")
+    proc = run("train", ESOL, "--target-cols", "logp", "--task", "regression", "-o", tmp_path / "file.csv")
+    assert proc.returncode == 2 and "a saved model is a folder" in proc.stderr    # before training
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "card.json").write_text("{ not json")
     proc = run("predict", tmp_path / "broken", ESOL)

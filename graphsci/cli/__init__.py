@@ -37,6 +37,10 @@ class CommandError(Exception):
     """A failure the user can fix; printed as one line, exit status 2."""
 
 
+class InvalidRow(Exception):
+    """An invalid row under --strict; printed as one line, exit status 1."""
+
+
 def _parser() -> argparse.ArgumentParser:
     from graphsci import __version__
 
@@ -129,6 +133,9 @@ def main(argv=None) -> int:
     except CommandError as exc:
         print(f"graphsci {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except InvalidRow as exc:
+        print(f"graphsci {args.command}: error: {exc} (--strict)", file=sys.stderr)
+        return EXIT_INVALID_ROW
     except KeyboardInterrupt:
         print("graphsci: interrupted", file=sys.stderr)
         return 130
@@ -176,15 +183,45 @@ def _load_model(name):
 # ---- predict ---------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _output(path):
-    """The output file, or standard output when no path is given."""
-    out = open(path, "w", newline="") if path else sys.stdout
+    """The output file, or standard output when no path is given. A file is written beside its
+    final name and moved there only when the run succeeds: a failed, stopped (--strict) or
+    interrupted run leaves an existing file as it was, and the output may be one of the inputs
+    (opening it for writing first would have emptied it before it was read)."""
+    import stat
+    import tempfile
+
+    if not path:
+        try:
+            yield sys.stdout
+        finally:
+            sys.stdout.flush()
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"cannot write {path}: it is a folder; name a file")
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        # /dev/stdout, a pipe: nothing to protect, and nowhere beside it to write
+        with open(path, "w", newline="") as out:
+            yield out
+        return
+    path = Path(os.path.realpath(path))     # a link is written through, as open() would
     try:
-        yield out
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", newline="") as out:
+            yield out
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)       # as open() would have made it, not mkstemp's 0600
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
-        if path:
-            out.close()
-        else:
-            out.flush()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -281,9 +318,7 @@ def _predict(args) -> int:
             result["error"] = [e or "" for e in errors]
             bad = [i for i, e in enumerate(errors) if e]
             if bad and args.strict:
-                row = n_read + bad[0] + 1
-                print(f"graphsci predict: error: row {row}: {errors[bad[0]]} (--strict)", file=sys.stderr)
-                return EXIT_INVALID_ROW
+                raise InvalidRow(f"row {n_read + bad[0] + 1}: {errors[bad[0]]}")
             write_chunk(result, out, header=n_read == 0, fmt=args.format)
             n_read, n_bad = n_read + len(frame), n_bad + len(bad)
             if sys.stderr.isatty():
@@ -328,9 +363,7 @@ def _predict_proteins(args, model) -> int:
             result["error"] = [e or "" for e in errors]
             bad = [i for i, e in enumerate(errors) if e]
             if bad and args.strict:
-                print(f"graphsci predict: error: {labels.iloc[bad[0], 0]}: {errors[bad[0]]} (--strict)",
-                      file=sys.stderr)
-                return EXIT_INVALID_ROW
+                raise InvalidRow(f"{labels.iloc[bad[0], 0]}: {errors[bad[0]]}")
             write_chunk(result, out, header=n_read == 0, fmt=args.format)
             n_read, n_bad = n_read + len(result), n_bad + len(bad)
     where = f" -> {args.output}" if args.output else ""
@@ -367,6 +400,9 @@ def _train(args) -> int:
     from graphsci.chem import FingerprintGBDT, MoleculeBlend, MoleculePropertyPredictor
     from graphsci.chem.splits import random_split, scaffold_split, stratified_split
 
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        # found before training, not after it
+        raise CommandError(f"-o {args.output} is a file; a saved model is a folder")
     df, col, y = _read_labelled(args.data, args.smiles_col, args.target_cols)
     if args.units and len(args.units) != len(args.target_cols):
         raise CommandError("give one --units entry per target column")
@@ -413,7 +449,10 @@ def _train(args) -> int:
                 "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(test)),
                 "test_metrics": metrics,
                 "units": dict(zip(args.target_cols, args.units or [""] * len(args.target_cols)))}
-    model.save(args.output, metadata)
+    try:
+        model.save(args.output, metadata)
+    except OSError as exc:
+        raise CommandError(f"cannot save the model to {args.output}: {exc.strerror or exc}") from exc
     print(json.dumps({"model": str(args.output), "test": metrics}, indent=2))
     return EXIT_OK
 
