@@ -24,54 +24,75 @@ class MoleculeModel(Estimator):
     # ---- inputs ------------------------------------------------------------------------------
     @staticmethod
     def _smiles(X, smiles_col=None) -> list:
+        """The SMILES of ``X`` (a sequence, or a DataFrame column); RDKit molecules among them
+        are written as SMILES, which is what the models were trained on."""
+        from rdkit import Chem
+
         if isinstance(X, pd.DataFrame):
             col = smiles_col if smiles_col is not None else guess_smiles_column(X)
             if col not in X.columns:
                 raise ValueError(f"column {col!r} not in the DataFrame (columns: {', '.join(map(str, X.columns))})")
-            return X[col].tolist()
-        if isinstance(X, str):
+            values = X[col].tolist()
+        elif isinstance(X, str):
             raise ValueError("X must be a sequence of SMILES, not a single string")
-        return list(X)
+        else:
+            values = list(X)
+        return [Chem.MolToSmiles(v) if isinstance(v, Chem.Mol) else v for v in values]
 
     def _targets(self, X, y, smiles_col, target_cols):
         """``(smiles, y (n, tasks) float64 with NaN = missing, target names)`` from
         ``(smiles, y)`` or ``(df, target_cols=[...])``, checked for the task."""
         smiles = self._smiles(X, smiles_col)
-
-        def as_float(values):
-            try:
-                return np.asarray(values, dtype=np.float64)
-            except (TypeError, ValueError) as e:
-                kind = "0, 1 or NaN" if self.task == "classification" else "numbers or NaN (missing)"
-                raise ValueError(f"targets must be {kind}: {e}") from None
-
         if y is None:
             if not isinstance(X, pd.DataFrame) or not target_cols:
                 raise ValueError("give y, or a DataFrame with target_cols")
             missing = [c for c in target_cols if c not in X.columns]
             if missing:
                 raise ValueError(f"target column(s) {missing} not in the DataFrame")
-            y, names = as_float(X[list(target_cols)]), list(target_cols)
+            y, names = self._as_float(X[list(target_cols)]), list(target_cols)
         else:
             names = list(target_cols) if target_cols else None
             if names is None and isinstance(y, pd.DataFrame):
                 names = [str(c) for c in y.columns]
             label = getattr(y, "name", None)
-            y = as_float(y)
+            y = self._as_float(y)
             if names is None:
                 names = ([str(label or "y")] if y.ndim == 1 else [f"task{j}" for j in range(y.shape[1])])
         if len(smiles) == 0:
             raise ValueError("no molecules given")
-        y2 = y.reshape(len(y), -1)
-        if len(y2) != len(smiles):
-            raise ValueError(f"y has {len(y2)} rows for {len(smiles)} molecules")
+        y2 = self._checked_rows(y, len(smiles))
         if len(names) != y2.shape[1]:
             raise ValueError(f"{len(names)} target names for {y2.shape[1]} target columns")
+        return smiles, y2, names
+
+    def _as_float(self, values) -> np.ndarray:
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            kind = "0, 1 or NaN" if self.task == "classification" else "numbers or NaN (missing)"
+            raise ValueError(f"targets must be {kind}: {e}") from None
+
+    def _checked_rows(self, y: np.ndarray, n: int) -> np.ndarray:
+        """``y`` as ``(n, tasks)``: one row per molecule, finite or NaN, 0/1 for classification."""
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y has shape {y.shape}: expected one row per molecule ({n})")
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} rows for {n} molecules")
+        y2 = y.reshape(n, -1)
         if np.isinf(y2).any():
             raise ValueError("targets must be finite numbers or NaN (missing)")
         if self.task == "classification" and not np.isin(y2[~np.isnan(y2)], (0.0, 1.0)).all():
             raise ValueError("classification targets must be 0, 1 or NaN")
-        return smiles, y2, names
+        return y2
+
+    def _scoring_labels(self, X, y, smiles_col) -> np.ndarray:
+        """The labels ``y`` of ``X`` to score a fitted model on, checked as in fitting (a
+        mismatch used to give NaN or a score over the wrong rows)."""
+        y2 = self._checked_rows(self._as_float(y), len(self._smiles(X, smiles_col)))
+        if y2.shape[1] != len(self.target_names_):
+            raise ValueError(f"y has {y2.shape[1]} target columns, the model predicts "
+                             f"{len(self.target_names_)} ({', '.join(map(str, self.target_names_))})")
+        return y2
 
     @staticmethod
     def _require_labels(y, names) -> None:
@@ -137,7 +158,7 @@ class MoleculeModel(Estimator):
         """R² (regression) or mean ROC-AUC over tasks (classification), on labelled rows."""
         from graphsci.train.metrics import roc_auc
 
-        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        y = self._scoring_labels(X, y, smiles_col)
         if self.task == "classification":
             raw, errors = self._raw(X, smiles_col)
             keep = np.array([e is None for e in errors], dtype=bool)
@@ -156,7 +177,7 @@ class MoleculeModel(Estimator):
         left out and counted in ``invalid``."""
         from graphsci.train.metrics import roc_auc
 
-        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        y = self._scoring_labels(X, y, smiles_col)
         raw, errors = self._raw(X, smiles_col)
         keep = np.array([e is None for e in errors], dtype=bool)
         pred, t = raw.mean(0)[keep], y[keep]

@@ -171,6 +171,27 @@ def test_unfitted_and_bad_arguments():
         MoleculePropertyPredictor(**SMALL).fit(pd.DataFrame({"smiles": ["CCO"], "y": ["n/a"]}), target_cols=["y"])
 
 
+def test_scoring_checks_its_labels_and_reads_rdkit_molecules(fitted):
+    from rdkit import Chem
+
+    smiles = ESOL["smiles"][300:310].tolist()
+    y = ESOL["logp"][300:310].to_numpy()
+    with pytest.raises(ValueError, match="y has 9 rows for 10 molecules"):
+        fitted.score(smiles, y[:9])                 # was NaN
+    with pytest.raises(ValueError, match="y has 9 rows for 10 molecules"):
+        fitted.evaluate(smiles, y[:9])
+    with pytest.raises(ValueError, match="finite numbers or NaN"):
+        fitted.score(smiles, np.r_[np.inf, y[1:]])
+    with pytest.raises(ValueError, match="2 target columns, the model predicts 1"):
+        fitted.evaluate(smiles, np.c_[y, y])
+    tox = MoleculePropertyPredictor(task="classification", **dict(SMALL, epochs=1)).fit(smiles, (y > -3) * 1.0)
+    with pytest.raises(ValueError, match="0, 1 or NaN"):
+        tox.evaluate(smiles, (y > -3) * 2.0)        # was scored as if 2 were the positive class
+    # RDKit molecules are read as their (canonical) SMILES, next to strings; they were NaN
+    mols = [Chem.MolFromSmiles(s) for s in smiles[:3]]
+    np.testing.assert_allclose(fitted.predict(mols + smiles[3:]), fitted.predict(smiles), rtol=1e-6)
+
+
 def test_rdkit_descriptors_join_the_head_and_survive_save_load(tmp_path):
     data = ESOL.head(80)
     model = MoleculePropertyPredictor(mol_features="rdkit2d", **{**SMALL, "epochs": 4})
