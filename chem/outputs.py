@@ -117,7 +117,9 @@ class MoleculeModel(Estimator):
 
     def predict(self, X, smiles_col: str | None = None, return_std: bool = False):
         """Regression: ensemble mean in target units (``return_std`` adds the ensemble standard
-        deviation). Classification: 0/1 labels. Invalid SMILES give NaN rows (and a warning)."""
+        deviation). Classification: 0/1 labels. ``X`` is a sequence of SMILES (RDKit molecules
+        are read as their SMILES) or a DataFrame with a SMILES column (``smiles_col``). Invalid
+        SMILES give NaN rows (and a warning)."""
         raw, errors = self._raw(X, smiles_col)
         bad = [i for i, e in enumerate(errors) if e]
         if bad:
