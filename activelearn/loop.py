@@ -17,8 +17,17 @@ from graphsci.nn.gcn import gcn_norm
 
 
 def _item_ids(ids, n: int, what: str) -> np.ndarray:
-    """``ids`` as int64 item indices; negative ones are refused rather than counted from the end."""
-    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    """``ids`` (indices, or a boolean mask over the ``n`` items) as int64 item indices; negative
+    ones are refused rather than counted from the end."""
+    values = np.asarray(ids)
+    if values.dtype == bool:
+        # cast to int, a mask would have named items 0 and 1
+        if values.shape != (n,):
+            raise ValueError(f"{what} as a boolean mask needs {n} entries, got {values.shape}")
+        return np.flatnonzero(values)
+    if values.size and (values.dtype.kind not in "iuf" or not np.array_equal(values, np.round(values))):
+        raise ValueError(f"{what} must be item indices or a boolean mask; got {values.reshape(-1)[:5].tolist()}")
+    ids = values.astype(np.int64).reshape(-1)
     if len(ids) and (ids.min() < 0 or ids.max() >= n):
         raise ValueError(f"{what} must lie in [0, {n}); got {ids.min() if ids.min() < 0 else ids.max()}")
     return ids

@@ -23,6 +23,7 @@ from graphsci.tabular.propagation import apply, propagate
 
 
 def _mask(mask, n, name):
+    """A boolean mask over the ``n`` nodes from a boolean mask or node indices."""
     if mask is None:
         return None
     m = np.asarray(mask)
@@ -30,6 +31,12 @@ def _mask(mask, n, name):
         if m.shape != (n,):
             raise ValueError(f"{name} has {m.shape[0] if m.ndim else 0} entries for {n} nodes")
         return m
+    if m.dtype.kind not in "iuf" or (m.dtype.kind == "f" and not np.array_equal(m, np.round(m))):
+        raise ValueError(f"{name} must be a boolean mask or integer node indices, got {m.dtype} values")
+    if m.shape == (n,) and n > 2 and np.isin(m, (0, 1)).all():
+        # 0/1 read as indices would select nodes 0 and 1 only
+        raise ValueError(f"{name} holds only 0 and 1 for {n} nodes: a 0/1 mask? Pass it as "
+                         f"booleans (mask.astype(bool)), or node indices")
     idx = m.astype(np.int64).ravel()
     if len(idx) and (idx.min() < 0 or idx.max() >= n):
         raise ValueError(f"{name} holds node indices outside [0, {n})")

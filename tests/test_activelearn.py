@@ -167,6 +167,12 @@ def test_bad_ids_labels_and_oracles_are_clear_errors():
         NodePool(g, x, [0, 99], [0, 1])
     with pytest.raises(ValueError, match="exclude must lie in"):      # -1 would silently mean the last node
         NodePool(g, x, exclude=[-1])
+    mask = np.arange(n) >= 20                                         # cast to int it named items 0 and 1
+    assert NodePool(g, x, exclude=mask).exclude.tolist() == list(range(20, 30))
+    with pytest.raises(ValueError, match="as a boolean mask needs 30 entries"):
+        NodePool(g, x, exclude=mask[:10])
+    with pytest.raises(ValueError, match="item indices or a boolean mask"):
+        NodePool(g, x, [0.5], [1])
     with pytest.raises(ValueError, match="holds 5 labels for a pool of 30"):
         first_round(NodePool(g, x), y[:5])
     with pytest.raises(ValueError, match="class indices in \\[0, 3\\)"):

@@ -228,6 +228,13 @@ def test_ebbs_classification_and_bad_masks(county):
         BoostedSmoothing().fit(county.X, county.y, county.graph, np.ones(5, dtype=bool))
     with pytest.raises(ValueError, match="outside"):
         BoostedSmoothing().fit(county.X, county.y, county.graph, [0, 10 ** 6])
+    n = county.graph.num_nodes
+    as_01 = np.isin(np.arange(n), s["train"]).astype(int)          # read as indices: nodes 0 and 1
+    for mask in (as_01, as_01.astype(float)):
+        with pytest.raises(ValueError, match="a 0/1 mask"):
+            BoostedSmoothing().fit(county.X, county.y, county.graph, mask)
+    with pytest.raises(ValueError, match="boolean mask or integer node indices"):
+        BoostedSmoothing().fit(county.X, county.y, county.graph, [0.5, 3.0])
     y = county.y.copy()
     y[s["train"][0]] = np.nan
     with pytest.raises(ValueError, match="finite on the training nodes"):
