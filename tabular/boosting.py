@@ -15,34 +15,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from graphsci.estimator import Estimator
 
+from graphsci.data.masks import node_mask
+from graphsci.estimator import Estimator
 from graphsci.graph import Graph
 from graphsci.tabular.features import PropagatedFeatures
 from graphsci.tabular.propagation import apply, propagate
-
-
-def _mask(mask, n, name):
-    """A boolean mask over the ``n`` nodes from a boolean mask or node indices."""
-    if mask is None:
-        return None
-    m = np.asarray(mask)
-    if m.dtype == bool:
-        if m.shape != (n,):
-            raise ValueError(f"{name} has {m.shape[0] if m.ndim else 0} entries for {n} nodes")
-        return m
-    if m.dtype.kind not in "iuf" or (m.dtype.kind == "f" and not np.array_equal(m, np.round(m))):
-        raise ValueError(f"{name} must be a boolean mask or integer node indices, got {m.dtype} values")
-    if m.shape == (n,) and n > 2 and np.isin(m, (0, 1)).all():
-        # 0/1 read as indices would select nodes 0 and 1 only
-        raise ValueError(f"{name} holds only 0 and 1 for {n} nodes: a 0/1 mask? Pass it as "
-                         f"booleans (mask.astype(bool)), or node indices")
-    idx = m.astype(np.int64).ravel()
-    if len(idx) and (idx.min() < 0 or idx.max() >= n):
-        raise ValueError(f"{name} holds node indices outside [0, {n})")
-    out = np.zeros(n, dtype=bool)
-    out[idx] = True
-    return out
 
 
 def check_fit_inputs(task, y, graph, train_mask, val_mask):
@@ -55,7 +33,8 @@ def check_fit_inputs(task, y, graph, train_mask, val_mask):
     y = np.asarray(y)
     if y.shape[0] != n:
         raise ValueError(f"y has {y.shape[0]} entries for {n} nodes")
-    train, val = _mask(train_mask, n, "train_mask"), _mask(val_mask, n, "val_mask")
+    train = node_mask(train_mask, n, "train_mask")
+    val = None if val_mask is None else node_mask(val_mask, n, "val_mask")
     if not train.any():
         raise ValueError("train_mask selects no nodes")
     return y, train, val

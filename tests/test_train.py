@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import os
 import subprocess
@@ -61,6 +62,14 @@ def test_node_training_with_early_stopping_on_cora():
     # the restored weights are the best epoch's
     assert trainer.evaluate_nodes(model, data, data.val_mask, x) == pytest.approx(trainer.best_score_)
     assert trainer.evaluate_nodes(model, data, data.test_mask, x) > 0.78
+    # node indices are a mask too; a 0/1 integer mask (read as indices: nodes 0 and 1) is refused
+    test_ids = torch.nonzero(data.test_mask)[:, 0]
+    assert trainer.evaluate_nodes(model, data, test_ids, x) == trainer.evaluate_nodes(model, data, data.test_mask, x)
+    with pytest.raises(ValueError, match="a 0/1 mask"):
+        trainer.evaluate_nodes(model, data, data.test_mask.long(), x)
+    unlabelled = dataclasses.replace(data, y=torch.where(data.test_mask, -1, data.y))
+    with pytest.raises(ValueError, match="selects 1000 nodes without a label"):
+        trainer.evaluate_nodes(model, unlabelled, data.test_mask, x)
 
 
 def test_seeded_runs_repeat_exactly():

@@ -4,6 +4,7 @@ scipy.sparse, which a prediction never does."""
 from graphsci._lazy import lazy_exports
 
 _WHERE = {"graphsci.data.graphs": ["GraphDataset", "GraphSample", "collate"],
+          "graphsci.data.masks": ["node_mask"],
           "graphsci.data.npz": ["load_npz_graph"],
           "graphsci.data.paths": ["data_root"],
           "graphsci.data.planetoid": ["NodeDataset", "load_planetoid", "row_normalise"],

@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from graphsci.data.graphs import GraphDataset, GraphSample, collate
+from graphsci.data.masks import node_mask
 from graphsci.train import distributed
 from graphsci.train.losses import LOSSES
 from graphsci.train.metrics import METRICS
@@ -118,7 +119,8 @@ class Trainer:
         loss_fn = self.loss if callable(self.loss) else LOSSES[self.loss]
         g, y = data.graph.to(self.device), data.y.to(self.device)
         x = (data.x if x is None else x).to(self.device)
-        train, val = data.train_mask.to(self.device), data.val_mask.to(self.device)
+        train = self._mask(data.train_mask, data, "train_mask")
+        val = self._mask(data.val_mask, data, "val_mask")
         model.to(self.device)
 
         def step(opt, epoch):
@@ -135,11 +137,20 @@ class Trainer:
         return self._run(model, step, validate)
 
     def evaluate_nodes(self, model, data, mask: torch.Tensor, x: torch.Tensor | None = None) -> float:
-        """The metric on the nodes in ``mask``."""
+        """The metric on the nodes in ``mask`` (a boolean mask or node indices)."""
+        mask = self._mask(mask, data, "mask")
         model.eval()
         with torch.no_grad():
             out = model(data.graph.to(self.device), (data.x if x is None else x).to(self.device))
         return METRICS[self.metric][0](out[mask], data.y.to(self.device)[mask])
+
+    def _mask(self, mask, data, name: str) -> torch.Tensor:
+        """``mask`` as a boolean tensor on the device, refusing nodes without a label (-1)."""
+        keep = torch.from_numpy(node_mask(mask, data.graph.num_nodes, name)).to(self.device)
+        y = data.y.to(self.device)
+        if y.dtype in (torch.int64, torch.int32) and y.dim() == 1 and bool((y[keep] < 0).any()):
+            raise ValueError(f"{name} selects {int((y[keep] < 0).sum())} nodes without a label (-1)")
+        return keep
 
     # ---- graph level ---------------------------------------------------------------------------
     def _loader(self, dataset, shuffle, sampler=None):
