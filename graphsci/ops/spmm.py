@@ -119,7 +119,8 @@ def spmm(g: Graph, x: torch.Tensor | None = None, e: torch.Tensor | None = None,
         ``(E, 1)`` or ``(E, D)``; against ``(N, H, D)``: ``(E, H)`` or ``(E, H, 1)`` (one scalar
         per head) or ``(E, H, D)``. Not used by ``copy_u``.
     op : ``copy_u``, ``copy_e``, ``u_add_e``, ``u_sub_e``, ``u_mul_e`` or ``u_div_e``.
-    reduce : ``sum``, ``mean``, ``max`` or ``min``. Nodes without incoming edges get 0.
+    reduce : ``sum``, ``mean``, ``max`` or ``min``. Nodes without incoming edges get 0; a NaN
+        message makes the reduction NaN, ``max``/``min`` included (as torch's amax/amin).
     return_arg : for max/min, also return ``(arg_u, arg_e)``: the source node and the edge that
         produced each output element (-1 where a node has no incoming edge).
     """
