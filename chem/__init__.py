@@ -17,7 +17,8 @@ _WHERE = {
     "graphsci.chem.predictor": ["MoleculePropertyPredictor"],
     "graphsci.chem.models": ["ARCHITECTURES", "MoleculeGNN"],
     "graphsci.chem.molgraph": ["Featurized", "InvalidMoleculeError", "MolGraph", "featurize", "mol_to_graph",
-                               "mols_to_graphs", "parse_smiles", "read_sdf", "smiles_to_graph"],
+                               "mols_to_graphs", "parse_smiles", "smiles_to_graph"],
+    "graphsci.chem.sdf": ["SdfRecord", "read_sdf", "sdf_records"],
     "graphsci.chem.splits": ["random_split", "scaffold", "scaffold_split", "split", "stratified_split"],
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)

@@ -44,11 +44,18 @@ class _Capture(logging.Handler):
 def _reason(smiles: str) -> str:
     """RDKit's explanation of why ``smiles`` does not parse (re-parsed with logging captured,
     only on the failure path)."""
-    from rdkit import Chem, rdBase
+    from rdkit import Chem
     if not isinstance(smiles, str) or not smiles.strip():
         return "empty SMILES"
+    return rdkit_reason(Chem.MolFromSmiles, smiles)
+
+
+def rdkit_reason(parse, text: str) -> str:
+    """Why ``parse(text)`` (an RDKit reader taking ``sanitize=``) gives no molecule: the
+    chemistry problems of the unsanitized molecule, else what RDKit logs while it fails."""
+    from rdkit import Chem, rdBase
     with rdBase.BlockLogs():
-        mol = Chem.MolFromSmiles(smiles, sanitize=False)
+        mol = parse(text, sanitize=False)
         problems = Chem.DetectChemistryProblems(mol) if mol is not None else ()
     if problems:
         return "; ".join(p.Message() for p in problems)
@@ -58,14 +65,15 @@ def _reason(smiles: str) -> str:
     propagate, logger.propagate = logger.propagate, False
     rdBase.LogToPythonLogger()
     try:
-        Chem.MolFromSmiles(smiles)
+        parse(text)
     finally:
         rdBase.LogToCppStreams()
         logger.handlers = saved
         logger.propagate = propagate
     # RDKit prefixes "[hh:mm:ss] " and splits one report over several lines.
-    lines = [re.sub(r"^\[\d\d:\d\d:\d\d\]\s*", "", m) for m in handler.messages]
-    lines = [m for m in lines if m]
+    # The SD reader adds "ERROR: " and a note that it skips to the next record.
+    lines = [re.sub(r"^(\[\d\d:\d\d:\d\d\]\s*)?(ERROR:\s*)?", "", m) for m in handler.messages]
+    lines = [m for m in lines if m and not m.startswith("moving to the beginning of the next molecule")]
     return " ".join(lines[:2]) if lines else "RDKit could not parse it"
 
 

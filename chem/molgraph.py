@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import gzip
-import os
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 import torch
-from rdkit import Chem, RDLogger, rdBase
+from rdkit import Chem, RDLogger
 from tqdm.auto import tqdm
 
 from graphsci.chem.encoding import (_POOLS, InvalidMoleculeError, _as_featurizers, _encode, _encode_chunk,
@@ -23,7 +21,7 @@ from graphsci.chem.encoding import (_POOLS, InvalidMoleculeError, _as_featurizer
 from graphsci.graph import Graph
 
 __all__ = ["InvalidMoleculeError", "MolGraph", "MolBatch", "Featurized", "parse_smiles", "mols_to_graphs",
-           "mol_to_graph", "smiles_to_graph", "featurize", "featurize_batches", "read_sdf"]
+           "mol_to_graph", "smiles_to_graph", "featurize", "featurize_batches"]
 
 
 class MolGraph(NamedTuple):
@@ -181,21 +179,6 @@ def featurize(smiles: Iterable[str], atom_featurizer="canonical", bond_featurize
             errors += chunk_errors
             bar.update(len(chunk))
     return Featurized(graphs, errors)
-
-
-def read_sdf(path: str | os.PathLike) -> tuple[list, list]:
-    """Molecules of an SDF file (``.sdf`` or ``.sdf.gz``) in file order: ``(mols, errors)`` with
-    ``None`` and a reason for records RDKit rejects."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such SDF file: {path}")
-    opener = gzip.open if path.endswith(".gz") else open
-    mols, errors = [], []
-    with opener(path, "rb") as fh, rdBase.BlockLogs():
-        for i, m in enumerate(Chem.ForwardSDMolSupplier(fh)):
-            mols.append(m)
-            errors.append(None if m is not None else f"SDF record {i + 1} could not be read")
-    return mols, errors
 
 
 RDLogger.DisableLog("rdApp.debug")

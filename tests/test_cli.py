@@ -181,8 +181,16 @@ def test_predict_smi_gz_and_sdf(tmp_path):
     proc = run("predict", "esol", sdf)
     out = pd.read_csv(io.StringIO(proc.stdout), keep_default_na=False)
     assert out["name"].tolist()[0] == "ethanol" and out["name"].tolist()[-1] == "benzene"
-    assert len(out) == 3 and "could not be read" in out["error"][1]
-    assert out["source"][0] == "test"
+    assert len(out) == 3 and out["error"][1].startswith("SDF record 2 (broken): Atom line too short")
+    assert out["name"][1] == "broken" and out["source"][0] == "test"
+    # Data items come back as the file spells them (an id 007 stays 007), also when the first
+    # record, which sets the columns, is rejected.
+    first_bad = "bad\n\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n> <id>\n007\n\n$$$$\n"
+    sdf.write_text(first_bad + text.replace("test", "0.50"))
+    out = pd.read_csv(io.StringIO(run("predict", "esol", sdf).stdout), dtype=str, keep_default_na=False)
+    assert list(out.columns[:4]) == ["record", "name", "id", "log_solubility (log10(mol/L))"]
+    assert out["id"].tolist() == ["007", "", ""] and out["name"].tolist() == ["bad", "ethanol", "benzene"]
+    assert out["error"][0].startswith("SDF record 1 (bad): ") and out["error"][1:].tolist() == ["", ""]
 
 
 def test_predict_several_files_in_order_with_a_file_column(tmp_path):

@@ -163,29 +163,23 @@ def _smi_chunks(path, size):
 
 
 def _sdf_chunks(path, size):
-    """SDF records: the output keeps the record's title and SD properties; the SMILES is RDKit's
-    canonical one, and a record RDKit rejects gets an empty SMILES (reported per row)."""
-    from rdkit import Chem, rdBase
+    """SDF records: the output keeps the record's title and SD data items as the file spells them
+    (the columns are the first record's items); the SMILES is RDKit's canonical one, and a record
+    RDKit rejects gets an empty SMILES (reported per row, with RDKit's reason)."""
+    from rdkit import Chem
+
+    from graphsci.chem.sdf import sdf_records
 
     try:
-        fh = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-        with fh, rdBase.BlockLogs():
-            supplier = Chem.ForwardSDMolSupplier(fh)
-            rows, smiles, errors, props = [], [], [], None
-            for i, mol in enumerate(supplier):
-                row = {"record": i + 1, "name": mol.GetProp("_Name") if mol is not None else ""}
-                if mol is not None:
-                    found = mol.GetPropsAsDict()
-                    props = props if props is not None else list(found)
-                    row.update({p: found.get(p, "") for p in props})
-                rows.append(row)
-                smiles.append(Chem.MolToSmiles(mol) if mol is not None else None)
-                errors.append(None if mol is not None else f"SDF record {i + 1} could not be read by RDKit")
-                if len(rows) == size:
-                    yield _sdf_frame(rows, props), smiles, errors
-                    rows, smiles, errors = [], [], []
-            if rows:
-                yield _sdf_frame(rows, props), smiles, errors
+        props = None
+        for chunk in sdf_records(path, size):
+            rows, smiles = [], []
+            for record in chunk:
+                props = props if props is not None else list(record.data)
+                rows.append({"record": record.number, "name": record.title,
+                             **{p: record.data.get(p, "") for p in props}})
+                smiles.append(Chem.MolToSmiles(record.mol) if record.mol is not None else None)
+            yield _sdf_frame(rows, props), smiles, [r.error for r in chunk]
     except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
         raise InputError(f"{path}: cannot be read as an SDF file: {exc}") from exc
 
