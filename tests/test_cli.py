@@ -216,6 +216,18 @@ def test_predict_several_files_in_order_with_a_file_column(tmp_path):
     assert proc.returncode == 2 and "column 'file'" in proc.stderr
 
 
+def test_a_table_without_rows_gives_a_header_without_rows(tmp_path):
+    (tmp_path / "none.csv").write_text("smiles,id\n")
+    pd.DataFrame({"smiles": ["CCO"], "id": [7]}).to_csv(tmp_path / "one.csv", index=False)
+    proc = run("predict", "esol", tmp_path / "none.csv")
+    assert proc.returncode == 0 and "0 rows read" in proc.stderr
+    assert proc.stdout.splitlines() == ["smiles,id,log_solubility (log10(mol/L)),log_solubility_std,error"]
+    out = pd.read_csv(io.StringIO(run("predict", "esol", *[tmp_path / n for n in ("none.csv", "one.csv", "none.csv")]).stdout))
+    assert list(out.columns[:3]) == ["file", "smiles", "id"] and out["id"].tolist() == [7]
+    proc = run("predict", "esol", tmp_path / "none.csv", "--format", "table")
+    assert proc.stdout.split() == ["smiles", "id", "log_solubility", "(log10(mol/L))", "log_solubility_std", "error"]
+
+
 def test_train_evaluate_predict_roundtrip(tmp_path):
     data = tmp_path / "train.csv"
     df = pd.read_csv(ESOL).head(120).rename(columns={"logp": "logS"})

@@ -249,13 +249,14 @@ def _keep_freed_memory():
 
 
 def _limited(reader, head):
-    """The reader's chunks, cut after ``head`` rows (all of them for None)."""
+    """The reader's chunks, cut after ``head`` rows (all of them for None). A table with a
+    header and no rows gives its one empty chunk, so the output is a header, not nothing."""
     n = 0
     for frame, smiles, read_errors in reader:
         if head is not None and n + len(frame) > head:
             keep = head - n
             frame, smiles, read_errors = frame.iloc[:keep], smiles[:keep], read_errors[:keep]
-        if len(frame) == 0:
+        if len(frame) == 0 and n:
             return
         n += len(frame)
         yield frame, smiles, read_errors
@@ -304,6 +305,7 @@ def _predict(args) -> int:
     rename = {t: f"{t} ({units[t]})" if units.get(t) else t for t in model.target_names_}
     ensemble = model.ensemble_size > 1 and not args.no_uncertainty
     n_read = n_bad = 0
+    wrote = False
     t0 = time.perf_counter()
     with _output(args.output) as out, _input_errors():
         for frame, smiles, read_errors in _limited(chunks_of_files(args.inputs, args.smiles_col, size),
@@ -319,7 +321,9 @@ def _predict(args) -> int:
             bad = [i for i, e in enumerate(errors) if e]
             if bad and args.strict:
                 raise InvalidRow(f"row {n_read + bad[0] + 1}: {errors[bad[0]]}")
-            write_chunk(result, out, header=n_read == 0, fmt=args.format)
+            if len(frame) or not wrote:  # header-only tables give the header once
+                write_chunk(result, out, header=not wrote, fmt=args.format)
+                wrote = True
             n_read, n_bad = n_read + len(frame), n_bad + len(bad)
             if sys.stderr.isatty():
                 print(f"\r{n_read} rows ...", end="", file=sys.stderr, flush=True)

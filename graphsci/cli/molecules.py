@@ -191,7 +191,9 @@ def _sdf_frame(rows, props):
 
 
 def write_chunk(frame, out: io.TextIOBase, header: bool, fmt: str) -> None:
-    if fmt == "table":
+    if fmt == "table" and frame.empty:
+        out.write(("  ".join(map(str, frame.columns)) + "\n") if header else "")
+    elif fmt == "table":
         out.write(frame.to_string(index=False, header=header, float_format=lambda v: f"{v:.3f}",
                                   na_rep="") + "\n")
     else:
