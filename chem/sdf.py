@@ -93,7 +93,7 @@ def _read(texts: list[str], before: int) -> list[SdfRecord]:
             mols = [_parse_record(t) for t in texts]
     records = []
     for i, (mol, text) in enumerate(zip(mols, texts)):
-        title = text.split("\n", 1)[0].strip()
+        title = "" if text.startswith("$$$$") else text.split("\n", 1)[0].strip()
         error = None
         if mol is None:
             where = f"SDF record {before + i + 1}" + (f" ({title})" if title else "")

@@ -160,21 +160,22 @@ def test_read_sdf_plain_and_gzipped(tmp_path):
     pentavalent = Chem.MolFromSmiles("C(C)(C)(C)(C)C", sanitize=False)
     pentavalent.SetProp("_Name", "pentavalent")
     block += Chem.MolToMolBlock(pentavalent) + "> <id>\n007\n\n> <note>\ntwo\nlines\n\n$$$$\n"
+    block += "$$$$\n"  # an empty record
     block += Chem.MolToMolBlock(Chem.MolFromSmiles("CC(=O)O"))  # the last record lacks its $$$$
     (tmp_path / "m.sdf").write_text(block)
     with gzip.open(tmp_path / "m.sdf.gz", "wt") as fh:
         fh.write(block)
     for name in ("m.sdf", "m.sdf.gz"):
         mols, errors = read_sdf(tmp_path / name)
-        assert [m is None for m in mols] == [False, False, True, True, False]
-        assert errors[0] is None and errors[4] is None
+        assert [m is None for m in mols] == [False, False, True, True, True, False]
+        assert errors[0] is None and errors[5] is None and errors[4].startswith("SDF record 5: ")
         # Each rejected record is named by number and title, with RDKit's reason.
         assert errors[2].startswith("SDF record 3 (garbage): ") and "line 4" in errors[2]
         assert errors[3] == "SDF record 4 (pentavalent): Explicit valence for atom # 0 C, 5, is greater than permitted"
-        assert mol_to_graph(mols[1]).graph.num_nodes == 6 and mols[4].GetNumAtoms() == 4
+        assert mol_to_graph(mols[1]).graph.num_nodes == 6 and mols[5].GetNumAtoms() == 4
     # Chunks number records through the file; data items are kept as spelled, rejected records too.
     chunks = list(sdf_records(tmp_path / "m.sdf", chunk_size=2))
-    assert [[r.number for r in c] for c in chunks] == [[1, 2], [3, 4], [5]]
+    assert [[r.number for r in c] for c in chunks] == [[1, 2], [3, 4], [5, 6]]
     assert chunks[1][1].data == {"id": "007", "note": "two\nlines"} and chunks[1][1].title == "pentavalent"
     with pytest.raises(FileNotFoundError):
         read_sdf(tmp_path / "missing.sdf")
