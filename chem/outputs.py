@@ -185,11 +185,17 @@ class MoleculeModel(Estimator):
         pred, t = raw.mean(0)[keep], y[keep]
         out = {"invalid": int((~keep).sum())}
         if self.task == "classification":
-            return {"roc_auc": roc_auc(pred, t), **out}
-        labelled = ~np.isnan(t)
-        err = np.where(labelled, pred - t, np.nan)
-        r2 = [1 - np.nansum(err[:, j] ** 2) / np.nansum((t[labelled[:, j], j] - t[labelled[:, j], j].mean()) ** 2)
-              for j in range(t.shape[1]) if labelled[:, j].sum() > 1]
-        return {"rmse": float(np.nanmean(np.sqrt(np.nanmean(err ** 2, 0)))),
-                "mae": float(np.nanmean(np.nanmean(np.abs(err), 0))),
+            score = roc_auc(pred, t)
+            if np.isnan(score):
+                warnings.warn("ROC-AUC is undefined (NaN): no target has both classes among the labelled rows")
+            return {"roc_auc": score, **out}
+        columns = [(pred[~np.isnan(t[:, j]), j], t[~np.isnan(t[:, j]), j]) for j in range(t.shape[1])]
+        columns = [(p, y) for p, y in columns if len(y)]
+        if not columns:
+            warnings.warn("no labelled rows to score: the metrics are undefined (NaN)")
+            return {"rmse": float("nan"), "mae": float("nan"), "r2": float("nan"), **out}
+        # R² needs labels that vary; a target whose labels are all equal has none
+        r2 = [1 - ((p - y) ** 2).sum() / ((y - y.mean()) ** 2).sum() for p, y in columns if np.ptp(y) > 0]
+        return {"rmse": float(np.mean([np.sqrt(np.mean((p - y) ** 2)) for p, y in columns])),
+                "mae": float(np.mean([np.mean(np.abs(p - y)) for p, y in columns])),
                 "r2": float(np.mean(r2)) if r2 else float("nan"), **out}

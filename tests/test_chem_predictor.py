@@ -230,3 +230,23 @@ def test_bad_patience_and_a_corrupt_history_in_the_card(fitted, tmp_path):
     card_path.write_text(json.dumps(card))
     with pytest.raises(ValueError, match="card.json is corrupt"):
         MoleculePropertyPredictor.load(tmp_path / "m")
+
+
+def test_undefined_metrics_are_nan_with_a_reason_and_null_in_the_card(fitted, tmp_path):
+    import warnings
+
+    smiles = ESOL["smiles"][300:310].tolist()
+    for labels, undefined, reason in (([np.nan] * 10, ["rmse", "mae", "r2"], "no labelled rows to score"),
+                                      ([1.5] * 10, ["r2"], None)):   # equal labels: R² has no variance
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            metrics = fitted.evaluate(smiles, labels)
+        # one warning that says why, not numpy's "Mean of empty slice" / division by zero
+        assert [str(w.message).split(":")[0] for w in caught] == ([reason] if reason else [])
+        assert [k for k in ("rmse", "mae", "r2") if np.isnan(metrics[k])] == undefined
+    fitted.save(tmp_path / "m", metadata={"test_metrics": metrics, "note": [float("inf")]})
+    text = (tmp_path / "m" / "card.json").read_text()
+    card = json.loads(text, parse_constant=lambda name: pytest.fail(f"card.json holds {name}"))
+    assert card["metadata"]["test_metrics"]["r2"] is None and card["metadata"]["note"] == [None]
+    assert MoleculePropertyPredictor.load(tmp_path / "m").predict(smiles[:2]).shape == (2,)
+

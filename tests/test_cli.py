@@ -277,6 +277,19 @@ def test_train_gbdt_and_blend_then_predict_and_evaluate(tmp_path, how):
     assert evaluation.returncode == 0 and '"invalid": 1' in evaluation.stdout
 
 
+def test_undefined_test_metrics_are_null_in_the_json_the_command_prints(tmp_path):
+    df = pd.read_csv(ESOL).head(40).assign(active=1.0)     # one class: ROC-AUC has no value
+    df.to_csv(tmp_path / "one_class.csv", index=False)
+    proc = run("train", tmp_path / "one_class.csv", "--target-cols", "active", "--task", "classification",
+               "--model", "gbdt", "-o", tmp_path / "m")
+    assert proc.returncode == 0 and "ROC-AUC is undefined" in proc.stderr, proc.stderr
+    strict = dict(parse_constant=lambda name: pytest.fail(f"the output holds {name}"))
+    assert json.loads(proc.stdout, **strict)["test"]["roc_auc"] is None
+    assert json.loads((tmp_path / "m" / "card.json").read_text(), **strict)["metadata"]["test_metrics"]["roc_auc"] is None
+    proc = run("evaluate", tmp_path / "m", tmp_path / "one_class.csv")
+    assert proc.returncode == 0 and json.loads(proc.stdout, **strict)["roc_auc"] is None
+
+
 def test_train_gbdt_rejects_ensemble_options(tmp_path):
     proc = run("train", ESOL, "--target-cols", "logp", "--task", "regression", "--model", "gbdt", "--with-gbdt",
                "-o", tmp_path / "m")

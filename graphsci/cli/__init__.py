@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import json
 import os
 import sys
 import time
 from pathlib import Path
+
+from graphsci import strict_json
 
 EPILOG = """examples:
   graphsci zoo list
@@ -151,7 +152,7 @@ def _zoo(args) -> int:
                      "bundled" if m["bundled"] else "download") for m in list_models()]
             _print_table(("model", "task", "data", "split", "test metric", "where"), rows)
         elif args.zoo_command == "info":
-            print(json.dumps(model_info(args.name), indent=2))
+            print(strict_json.dumps(model_info(args.name)))
         else:
             print(pull(args.name))
     except ZooError as exc:
@@ -457,7 +458,7 @@ def _train(args) -> int:
         model.save(args.output, metadata)
     except OSError as exc:
         raise CommandError(f"cannot save the model to {args.output}: {exc.strerror or exc}") from exc
-    print(json.dumps({"model": str(args.output), "test": metrics}, indent=2))
+    print(strict_json.dumps({"model": str(args.output), "test": metrics}))
     return EXIT_OK
 
 
@@ -466,5 +467,5 @@ def _evaluate(args) -> int:
     model.set_params(progress=False)
     df, col, y = _read_labelled(args.data, args.smiles_col, model.target_names_)
     scores = model.evaluate(df[col].tolist(), y)
-    print(json.dumps({"model": str(args.model), "data": str(args.data), "rows": len(df), **scores}, indent=2))
+    print(strict_json.dumps({"model": str(args.model), "data": str(args.data), "rows": len(df), **scores}))
     return EXIT_OK

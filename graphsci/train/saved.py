@@ -10,6 +10,7 @@ from typing import Callable
 import torch
 
 import graphsci
+from graphsci import strict_json
 from graphsci.zoo.store import sha256
 
 
@@ -30,7 +31,7 @@ def write_model_dir(directory: str | os.PathLike, card: dict, members) -> Path:
 def write_card(directory: Path, card: dict) -> Path:
     """Writes ``card.json`` (stamped with this graphsci's version) into ``directory``."""
     card = {**card, "graphsci_version": graphsci.__version__}
-    (directory / "card.json").write_text(json.dumps(card, indent=2))
+    (directory / "card.json").write_text(strict_json.dumps(card))
     return directory
 
 
