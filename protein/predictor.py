@@ -126,24 +126,43 @@ class ProteinPropertyPredictor(Estimator):
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
 
-    def _targets(self, y, graphs):
-        """Targets as float arrays, one per protein: (tasks,) or (residues, tasks)."""
-        if self.level == "graph":
-            arr = np.asarray(y, dtype=np.float64)
-            arr = arr.reshape(len(arr), -1)
-            if len(arr) != len(graphs):
-                raise ValueError(f"y has {len(arr)} rows for {len(graphs)} proteins")
-            return list(arr)
-        if len(y) != len(graphs):
-            raise ValueError(f"y has {len(y)} entries for {len(graphs)} proteins")
-        out = []
-        for i, (t, g) in enumerate(zip(y, graphs)):
-            t = np.asarray(t, dtype=np.float64)
-            t = t.reshape(len(t), -1)
-            if g is not None and len(t) != g.graph.num_nodes:
-                raise ValueError(f"protein {i}: {len(t)} residue targets for {g.graph.num_nodes} residues")
-            out.append(t)
-        return out
+    def _targets(self, y, sizes):
+        """Targets as float arrays, one per protein: (tasks,) or (residues, tasks). ``sizes``
+        has an entry per protein: its residue count, or None where it could not be read."""
+        try:
+            if self.level == "graph":
+                arr = np.asarray(y, dtype=np.float64)
+                arr = arr.reshape(len(arr), -1)
+                if len(arr) != len(sizes):
+                    raise ValueError(f"y has {len(arr)} rows for {len(sizes)} proteins")
+                return list(arr)
+            if len(y) != len(sizes):
+                raise ValueError(f"y has {len(y)} entries for {len(sizes)} proteins")
+            out = []
+            for i, (t, n) in enumerate(zip(y, sizes)):
+                t = np.asarray(t, dtype=np.float64)
+                t = t.reshape(len(t), -1)
+                if n is not None and len(t) != n:
+                    raise ValueError(f"protein {i}: {len(t)} residue targets for {n} residues")
+                out.append(t)
+            return out
+        except TypeError as exc:
+            raise ValueError(f"targets must be numbers or NaN (missing): {exc}") from None
+
+    def _check_labels(self, t, fit: bool) -> None:
+        """Labels (stacked, ``(rows, tasks)``) as fit and scoring take them."""
+        if np.isinf(t).any():
+            raise ValueError("targets must be finite numbers or NaN (missing)")
+        if self.task == "classification" and not np.isin(t[~np.isnan(t)], (0.0, 1.0)).all():
+            raise ValueError("classification targets must be 0, 1 or NaN")
+        if self.task == "multiclass":
+            if t.shape[1] != 1 or (fit and np.isnan(t).any()):
+                raise ValueError("multiclass needs one label per protein (or residue), no NaN")
+            if not fit:
+                unknown = np.setdiff1d(t[~np.isnan(t)], self.classes_)
+                if len(unknown):
+                    raise ValueError(f"label(s) {unknown[:5].tolist()} are not among the classes seen in "
+                                     f"training ({self.classes_.tolist()})")
 
     # ---- training ----------------------------------------------------------------------------
     def fit(self, X, y, path_col: str | None = None, target_names=None, eval_set=None):
@@ -199,7 +218,7 @@ class ProteinPropertyPredictor(Estimator):
         if not items:
             raise ValueError(f"no {what} proteins given")
         graphs, errors = self._graphs(items, what)
-        targets = self._targets(y, graphs)
+        targets = self._targets(y, [g.graph.num_nodes if g is not None else None for g in graphs])
         names = ([str(c) for c in y.columns] if isinstance(y, pd.DataFrame)
                  else [str(getattr(y, "name", None) or "y")] if targets[0].shape[-1] == 1
                  else [f"task{j}" for j in range(targets[0].shape[-1])])
@@ -230,16 +249,12 @@ class ProteinPropertyPredictor(Estimator):
         return samples, names, invalid
 
     def _fit_target_scaling(self, t):
+        self._check_labels(t, fit=True)
         if self.task == "regression":
             self.mean_ = np.nanmean(t, 0)
             self.scale_ = np.nan_to_num(np.nanstd(t, 0), nan=1.0)
             self.scale_[self.scale_ == 0] = 1.0
-        elif self.task == "classification":
-            if not np.isin(t[~np.isnan(t)], (0.0, 1.0)).all():
-                raise ValueError("classification targets must be 0, 1 or NaN")
-        else:
-            if t.shape[1] != 1 or np.isnan(t).any():
-                raise ValueError("multiclass needs one label per protein (or residue), no NaN")
+        elif self.task == "multiclass":
             self.classes_ = np.unique(t[:, 0])
 
     def _encode_targets(self, t):
@@ -377,28 +392,43 @@ class ProteinPropertyPredictor(Estimator):
         return next(iter(self.evaluate(X, y, path_col).values()))
 
     def evaluate(self, X, y, path_col: str | None = None) -> dict:
-        """Test metrics over the readable inputs (``invalid`` counts the others)."""
+        """Test metrics over the readable inputs (``invalid`` counts the others) and labelled
+        rows (NaN labels are missing); a metric without rows to score is NaN, with a warning."""
         means = self._mean(X, path_col)
         if self.level == "graph":
+            targets = self._targets(y, [None] * len(means))
             keep = ~np.isnan(means).any(1)
-            pred, t = means[keep], np.asarray(y, dtype=np.float64).reshape(len(means), -1)[keep]
+            pred, t = means[keep], np.stack(targets)[keep] if len(targets) else np.zeros((0, 1))
         else:
-            keep = np.array([m is not None for m in means])
-            pred = np.concatenate([m for m in means if m is not None])
-            t = np.concatenate([np.asarray(y[i], dtype=np.float64).reshape(len(means[i]), -1)
-                                for i in range(len(means)) if means[i] is not None])
+            targets = self._targets(y, [len(m) if m is not None else None for m in means])
+            keep = np.array([m is not None for m in means], dtype=bool)
+            width = self._n_out()
+            pred = np.concatenate([means[i] for i in np.flatnonzero(keep)] or [np.zeros((0, width))])
+            t = np.concatenate([targets[i] for i in np.flatnonzero(keep)] or [np.zeros((0, 1))])
+        self._check_labels(t, fit=False)
+        if self.task != "multiclass" and t.shape[1] != len(self.target_names_):
+            raise ValueError(f"y has {t.shape[1]} target columns, the model predicts {len(self.target_names_)}")
         out = {"invalid": int((~keep).sum())}
+        labelled = ~np.isnan(t)
+        if not labelled.any():
+            warnings.warn("no labelled rows to score: the metrics are undefined (NaN)")
+            names = {"multiclass": ["accuracy"], "classification": ["roc_auc", "pr_auc"]}.get(self.task, ["r2", "rmse"])
+            return {**{k: float("nan") for k in names}, **out}
         if self.task == "multiclass":
-            labels = self.classes_[pred.argmax(-1)]
-            return {"accuracy": float((labels == t[:, 0]).mean()), **out}
+            rows = labelled[:, 0]
+            labels = self.classes_[pred[rows].argmax(-1)]
+            return {"accuracy": float((labels == t[rows, 0]).mean()), **out}
         if self.task == "classification":
             from sklearn.metrics import average_precision_score
-            ap = [average_precision_score(t[:, j][~np.isnan(t[:, j])], pred[:, j][~np.isnan(t[:, j])])
-                  for j in range(t.shape[1]) if len(np.unique(t[:, j][~np.isnan(t[:, j])])) == 2]
-            return {"roc_auc": roc_auc(pred, t), "pr_auc": float(np.mean(ap)) if ap else float("nan"), **out}
-        ok = ~np.isnan(t)
-        resid = ((pred - t) ** 2)[ok]
-        total = ((t - np.nanmean(t, 0)) ** 2)[ok].sum()
+            ap = [average_precision_score(t[labelled[:, j], j], pred[labelled[:, j], j])
+                  for j in range(t.shape[1]) if len(np.unique(t[labelled[:, j], j])) == 2]
+            score = roc_auc(pred, t)
+            if np.isnan(score):
+                warnings.warn("ROC-AUC is undefined (NaN): no target has both classes among the labelled rows")
+            return {"roc_auc": score, "pr_auc": float(np.mean(ap)) if ap else float("nan"), **out}
+        resid = ((pred - t) ** 2)[labelled]
+        centre = np.array([t[labelled[:, j], j].mean() if labelled[:, j].any() else 0.0 for j in range(t.shape[1])])
+        total = ((t - centre) ** 2)[labelled].sum()
         return {"r2": float(1 - resid.sum() / total) if total > 0 else float("nan"),
                 "rmse": float(np.sqrt(resid.mean())), **out}
 

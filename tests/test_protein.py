@@ -253,6 +253,34 @@ def test_residue_level_and_multiclass_tasks():
     assert mc.predict_proba(structures).shape == (3, 3) and set(mc.predict(structures)) <= {0, 1, 2}
 
 
+def test_scoring_checks_labels_and_masks_missing_ones():
+    import warnings
+
+    structures = [load_structure(PROTEINS / "structures" / n) for n in ("1BPI.pdb", "6MRR.pdb", "1LDS.pdb")]
+    small = dict(epochs=2, hidden=16, depth=1, progress=False)
+    mc = ProteinPropertyPredictor(task="multiclass", **small).fit(structures, np.array([0, 1, 2]))
+    predicted = mc.predict(structures)
+    # a missing label is left out (it counted as a wrong prediction)
+    assert mc.evaluate(structures, [0, 1, np.nan])["accuracy"] == np.mean(predicted[:2] == [0, 1])
+    for labels, message in (([0, 1, 7], r"label\(s\) \[7.0\] are not among the classes"),
+                            ([0, 1], "y has 2 rows for 3 proteins"), (["a", "b", "c"], "could not convert")):
+        with pytest.raises(ValueError, match=message):
+            mc.evaluate(structures, labels)
+    reg = ProteinPropertyPredictor(task="regression", **small).fit(structures, [0.1, 1.0, 2.0])
+    with pytest.raises(ValueError, match="finite numbers or NaN"):
+        reg.evaluate(structures, [1.0, np.inf, 2.0])
+    with pytest.raises(ValueError, match="finite numbers or NaN"):
+        ProteinPropertyPredictor(task="regression", **small).fit(structures, [0.1, np.inf, 2.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = reg.evaluate(structures, [np.nan] * 3)
+    assert np.isnan(metrics["r2"]) and np.isnan(metrics["rmse"])
+    assert [str(w.message) for w in caught] == ["no labelled rows to score: the metrics are undefined (NaN)"]
+    cls = ProteinPropertyPredictor(task="classification", **small).fit(structures, [0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="0, 1 or NaN"):
+        cls.evaluate(structures, [0.0, 1.0, 2.0])      # scored as a positive before
+
+
 def test_geometry_free_variant_ignores_geometry():
     s = load_structure(PROTEINS / "structures" / "1BPI.pdb")
     m = ProteinPropertyPredictor(geometry=False, epochs=1, hidden=16, depth=1, progress=False)
