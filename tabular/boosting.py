@@ -37,6 +37,12 @@ def check_fit_inputs(task, y, graph, train_mask, val_mask):
     val = None if val_mask is None else node_mask(val_mask, n, "val_mask")
     if not train.any():
         raise ValueError("train_mask selects no nodes")
+    # A missing label would be learned as a class of its own (classification) or break the loss.
+    for mask, name in ((train, "train_mask"), (val, "val_mask")):
+        missing = np.flatnonzero(mask & np.asarray(pd.isna(y)).reshape(n, -1).any(1)) if mask is not None else []
+        if len(missing):
+            raise ValueError(f"y is missing (NaN or None) on {len(missing)} node(s) of {name} (first: node "
+                             f"{missing[0]}); leave unlabelled nodes out of the masks")
     return y, train, val
 
 

@@ -236,9 +236,17 @@ def test_ebbs_classification_and_bad_masks(county):
     with pytest.raises(ValueError, match="boolean mask or integer node indices"):
         BoostedSmoothing().fit(county.X, county.y, county.graph, [0.5, 3.0])
     y = county.y.copy()
-    y[s["train"][0]] = np.nan
+    y[s["train"][0]] = np.inf
     with pytest.raises(ValueError, match="finite on the training nodes"):
         BoostedSmoothing().fit(county.X, y, county.graph, s["train"])
+    # A missing label is refused, not learned as a class of its own (NaN was one)
+    y[s["train"][0]] = np.nan
+    with pytest.raises(ValueError, match=r"missing \(NaN or None\) on 1 node\(s\) of train_mask"):
+        BoostedSmoothing().fit(county.X, y, county.graph, s["train"])
+    unlabelled = labels.astype(object)
+    unlabelled[s["val"][5]] = None
+    with pytest.raises(ValueError, match="of val_mask"):
+        BoostedSmoothing(task="classification").fit(county.X, unlabelled, county.graph, s["train"], s["val"])
     with pytest.raises(ValueError, match="subsample must be in"):
         BoostedSmoothing(subsample=0.0).fit(county.X, county.y, county.graph, s["train"])
     with pytest.raises(ValueError, match="components must be at least 1"):
