@@ -126,6 +126,40 @@ def test_a_run_stopped_by_patience_is_the_beginning_of_the_full_run():
     assert frame.loc[frame["best"] & (frame["member"] == 1), "epoch"].item() == stopped.best_epoch_
 
 
+def test_a_diverging_run_is_an_error_or_keeps_its_last_good_epoch():
+    from graphsci.train import TrainingDiverged
+    from graphsci.train.losses import cross_entropy
+
+    ds = load_tu("ENZYMES", SHARED_DATA)
+    sys.path.insert(0, os.path.dirname(__file__))
+    from ddp_worker import GIN
+
+    train, val = GraphDataset(ds.samples[:64]), GraphDataset(ds.samples[64:96])   # 2 batches an epoch
+
+    def loss_turning_nan_after(steps):
+        taken = [0]
+
+        def loss(out, y):
+            value = cross_entropy(out, y)
+            if torch.is_grad_enabled():             # training steps, not validation
+                taken[0] += 1
+                if taken[0] > steps:
+                    return value * float("nan")
+            return value
+        return loss
+
+    with pytest.raises(TrainingDiverged, match="diverged at epoch 0: the training loss is nan; lower lr"):
+        Trainer(max_epochs=5, batch_size=32, loss=loss_turning_nan_after(0), progress=False).fit_graphs(
+            GIN(ds[0].x.shape[1], 16, 6), train, val)
+    model = GIN(ds[0].x.shape[1], 16, 6)
+    with pytest.warns(UserWarning, match="diverged at epoch 2: .* the weights of epoch [01] are kept"):
+        trainer = Trainer(max_epochs=5, batch_size=32, loss=loss_turning_nan_after(4), progress=False).fit_graphs(
+            model, train, val)
+    assert len(trainer.history_) == 3 and math.isnan(trainer.history_[2]["train_loss"])
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert torch.isfinite(trainer.predict_graphs(model, val)).all()
+
+
 def test_collate_and_dataset_checks():
     ds = load_tu("ENZYMES", SHARED_DATA)
     b = collate(ds.samples[:3])

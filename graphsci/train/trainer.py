@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,10 @@ from graphsci.train.metrics import METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite before any epoch had a usable validation score."""
 
 
 def seed_everything(seed: int) -> None:
@@ -96,6 +101,12 @@ class Trainer:
                 val_loss, score = validate(metric_fn)
             record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, self.metric: score}
             self.history_.append(record)
+            if not math.isfinite(train_loss):
+                # The step that gave a NaN / inf loss also made the weights NaN: later epochs
+                # cannot recover, and a model of NaN weights would predict NaN for everything.
+                bar.close()
+                self._diverged(epoch, train_loss, model, best_state)
+                return self
             key = (score if mode == "max" else -score, -val_loss)
             if not math.isnan(score) and (best_key is None or key > best_key):
                 best_key, since_best = key, 0
@@ -110,6 +121,15 @@ class Trainer:
         if best_state is not None:
             model.load_state_dict(best_state)
         return self
+
+    def _diverged(self, epoch, loss, model, best_state):
+        what = f"training diverged at epoch {epoch}: the training loss is {loss}"
+        if best_state is None:
+            raise TrainingDiverged(f"{what}; lower lr (now {self.lr}) or look for extreme values "
+                                   "among the features and targets")
+        model.load_state_dict(best_state)
+        warnings.warn(f"{what}; the weights of epoch {self.best_epoch_} are kept (a lower lr, now "
+                      f"{self.lr}, would avoid this)", stacklevel=3)
 
     # ---- node level ----------------------------------------------------------------------------
     def fit_nodes(self, model: torch.nn.Module, data, x: torch.Tensor | None = None):
