@@ -110,6 +110,8 @@ class ActiveLearner:
                 ids = np.unique(_item_ids(initial, n, "initial ids"))
                 if excluded[ids].any():
                     raise ValueError("initial ids include excluded items (e.g. the test set)")
+                if len(ids) > budget:
+                    raise ValueError(f"{len(ids)} initial ids exceed the budget of {budget} labels")
             yield self._round(0, ids, labelled, labels, seed)
             start = 1
         r = start

@@ -183,6 +183,8 @@ def test_bad_ids_labels_and_oracles_are_clear_errors():
         first_round(NodePool(g, x), y, resume=[{"round": 0, "queried": [100], "labels": [1]}])
     with pytest.raises(ValueError, match="every item is excluded"):
         first_round(NodePool(g, x, exclude=range(n)), y)
+    with pytest.raises(ValueError, match="9 initial ids exceed the budget of 8 labels"):   # labelled 9 of 8
+        first_round(NodePool(g, x), y, initial=range(9))
     empty = Graph(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 0)
     with pytest.raises(ValueError, match="pool is empty"):
         first_round(NodePool(empty, torch.rand(0, 5)), y[:0])
