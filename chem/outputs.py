@@ -177,7 +177,7 @@ class MoleculeModel(Estimator):
         """Test metrics averaged over targets (missing labels masked): ``rmse``, ``mae`` and
         ``r2`` for regression, ``roc_auc`` for classification. Rows with invalid SMILES are
         left out and counted in ``invalid``."""
-        from graphsci.train.metrics import roc_auc
+        from graphsci.train.metrics import NO_LABELS, reported_roc_auc
 
         y = self._scoring_labels(X, y, smiles_col)
         raw, errors = self._raw(X, smiles_col)
@@ -185,14 +185,11 @@ class MoleculeModel(Estimator):
         pred, t = raw.mean(0)[keep], y[keep]
         out = {"invalid": int((~keep).sum())}
         if self.task == "classification":
-            score = roc_auc(pred, t)
-            if np.isnan(score):
-                warnings.warn("ROC-AUC is undefined (NaN): no target has both classes among the labelled rows")
-            return {"roc_auc": score, **out}
+            return {"roc_auc": reported_roc_auc(pred, t), **out}
         columns = [(pred[~np.isnan(t[:, j]), j], t[~np.isnan(t[:, j]), j]) for j in range(t.shape[1])]
         columns = [(p, y) for p, y in columns if len(y)]
         if not columns:
-            warnings.warn("no labelled rows to score: the metrics are undefined (NaN)")
+            warnings.warn(NO_LABELS)
             return {"rmse": float("nan"), "mae": float("nan"), "r2": float("nan"), **out}
         # R² needs labels that vary; a target whose labels are all equal has none
         r2 = [1 - ((p - y) ** 2).sum() / ((y - y.mean()) ** 2).sum() for p, y in columns if np.ptp(y) > 0]

@@ -18,7 +18,8 @@ from graphsci.protein.features import ANGLE_NAMES, SCALE_NAMES, FeatureLayout
 from graphsci.protein.graphs import ProteinGraph, residue_graph
 from graphsci.protein.models import ProteinGNN
 from graphsci.protein.structure import UNKNOWN, Structure, load_structure
-from graphsci.train import Trainer, roc_auc
+from graphsci.train import Trainer
+from graphsci.train.metrics import NO_LABELS, reported_roc_auc
 from graphsci.train.losses import masked_bce
 from graphsci.train.saved import common_card, estimator_from_card, read_card, read_members, write_model_dir
 from graphsci.train.trainer import history_frame, seed_everything
@@ -411,7 +412,7 @@ class ProteinPropertyPredictor(Estimator):
         out = {"invalid": int((~keep).sum())}
         labelled = ~np.isnan(t)
         if not labelled.any():
-            warnings.warn("no labelled rows to score: the metrics are undefined (NaN)")
+            warnings.warn(NO_LABELS)
             names = {"multiclass": ["accuracy"], "classification": ["roc_auc", "pr_auc"]}.get(self.task, ["r2", "rmse"])
             return {**{k: float("nan") for k in names}, **out}
         if self.task == "multiclass":
@@ -422,10 +423,7 @@ class ProteinPropertyPredictor(Estimator):
             from sklearn.metrics import average_precision_score
             ap = [average_precision_score(t[labelled[:, j], j], pred[labelled[:, j], j])
                   for j in range(t.shape[1]) if len(np.unique(t[labelled[:, j], j])) == 2]
-            score = roc_auc(pred, t)
-            if np.isnan(score):
-                warnings.warn("ROC-AUC is undefined (NaN): no target has both classes among the labelled rows")
-            return {"roc_auc": score, "pr_auc": float(np.mean(ap)) if ap else float("nan"), **out}
+            return {"roc_auc": reported_roc_auc(pred, t), "pr_auc": float(np.mean(ap)) if ap else float("nan"), **out}
         resid = ((pred - t) ** 2)[labelled]
         centre = np.array([t[labelled[:, j], j].mean() if labelled[:, j].any() else 0.0 for j in range(t.shape[1])])
         total = ((t - centre) ** 2)[labelled].sum()

@@ -38,8 +38,9 @@ def check_fit_inputs(task, y, graph, train_mask, val_mask):
     if not train.any():
         raise ValueError("train_mask selects no nodes")
     # A missing label would be learned as a class of its own (classification) or break the loss.
+    unlabelled = np.asarray(pd.isna(y)).reshape(n, -1).any(1)
     for mask, name in ((train, "train_mask"), (val, "val_mask")):
-        missing = np.flatnonzero(mask & np.asarray(pd.isna(y)).reshape(n, -1).any(1)) if mask is not None else []
+        missing = np.flatnonzero(mask & unlabelled) if mask is not None else []
         if len(missing):
             raise ValueError(f"y is missing (NaN or None) on {len(missing)} node(s) of {name} (first: node "
                              f"{missing[0]}); leave unlabelled nodes out of the masks")

@@ -1,6 +1,9 @@
 """Metrics that accept missing labels: NaN targets (multi-task data) are left out, per task."""
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import torch
 
@@ -37,6 +40,19 @@ def roc_auc(scores, y) -> float:
         ranks = rankdata(s)
         return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
     return _per_task(scores, y, auc)
+
+
+NO_LABELS = "no labelled rows to score: the metrics are undefined (NaN)"
+
+
+def reported_roc_auc(scores, y) -> float:
+    """:func:`roc_auc` for a report: a NaN comes with a warning that says why (per-epoch
+    validation calls the quiet one)."""
+    score = roc_auc(scores, y)
+    if math.isnan(score):
+        warnings.warn("ROC-AUC is undefined (NaN): no target has both classes among the labelled rows",
+                      stacklevel=3)
+    return score
 
 
 def _per_task(pred, y, fn) -> float:
